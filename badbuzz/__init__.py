@@ -1,0 +1,1 @@
+"""badbuzz: tweet-sentiment MLOps for an airline (CLI entry point)."""

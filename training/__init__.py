@@ -1,0 +1,1 @@
+"""Training: Sentiment140 in, evaluated and registered model bundles out."""

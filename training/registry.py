@@ -1,0 +1,100 @@
+"""The model registry: rank registered versions by a metric tag, move the champion alias,
+and fetch a version's bundle."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+CHAMPION = "champion"
+
+
+class RegistryError(LookupError):
+    """Nothing in the registry matches what was asked for."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    version: str
+    score: float
+    model_family: str
+    embedding_type: str
+    aliases: tuple[str, ...]
+    run_id: str
+
+
+def _all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    versions: list[ModelVersion] = []
+    token = None
+    while True:
+        page = client.search_model_versions(f"name='{name}'", page_token=token)
+        versions.extend(page)
+        token = page.token
+        if not token:
+            return versions
+
+
+def rank_versions(
+    client: MlflowClient, name: str, metric: str, embedding_type: str | None = None
+) -> list[Candidate]:
+    """Registered versions with a `metric` tag, best first (ties: newest first)."""
+    candidates = []
+    for mv in _all_versions(client, name):
+        tags = mv.tags or {}
+        if embedding_type and tags.get("embedding_type") != embedding_type:
+            continue
+        try:
+            score = float(tags[metric])
+        except (KeyError, ValueError):
+            continue
+        if math.isnan(score):
+            continue
+        candidates.append(
+            Candidate(
+                version=str(mv.version),
+                score=score,
+                model_family=tags.get("model_family", "?"),
+                embedding_type=tags.get("embedding_type", "?"),
+                aliases=tuple(getattr(mv, "aliases", ()) or ()),
+                run_id=mv.run_id or "",
+            )
+        )
+    return sorted(candidates, key=lambda c: (c.score, int(c.version)), reverse=True)
+
+
+def best_version(
+    client: MlflowClient, name: str, metric: str, embedding_type: str | None = None
+) -> Candidate:
+    ranked = rank_versions(client, name, metric, embedding_type)
+    if not ranked:
+        scope = f" with embedding_type={embedding_type}" if embedding_type else ""
+        raise RegistryError(
+            f"no version of {name!r}{scope} has a {metric!r} tag: train one with "
+            "`badbuzz train baseline` first"
+        )
+    return ranked[0]
+
+
+def set_alias(client: MlflowClient, name: str, version: str, alias: str = CHAMPION) -> None:
+    client.set_registered_model_alias(name, alias, version)
+
+
+def download_bundle(model_uri: str, destination: Path) -> Path:
+    """Download a logged/registered model (`models:/name@alias`, `runs:/...`) and return
+    its bundle directory."""
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri, dst_path=str(destination)
+        )
+    except MlflowException as error:
+        raise RegistryError(f"cannot fetch {model_uri}: {error.message}") from error
+    bundle = Path(local) / "artifacts" / "bundle"
+    if not bundle.is_dir():
+        raise RegistryError(f"{model_uri} holds no badbuzz bundle (no artifacts/bundle)")
+    return bundle
