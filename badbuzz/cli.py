@@ -33,8 +33,10 @@ def configure(
         format="%(message)s",
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
     )
-    for noisy in ("alembic", "mlflow", "urllib3", "botocore", "matplotlib"):
+    for noisy in ("alembic", "urllib3", "botocore", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # MLflow warns at every log_model about cloudpickle and input examples we chose knowingly.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
 
 
 def main() -> None:

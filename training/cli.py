@@ -116,6 +116,9 @@ def baseline(
     char_ngrams: Annotated[
         bool, typer.Option(help="Add character 2-5-grams beside the word n-grams.")
     ] = False,
+    lexicon_features: Annotated[
+        bool, typer.Option(help="Add VADER lexicon scores as features of the classical models.")
+    ] = True,
     stemming: Annotated[str, typer.Option(help="none, snowball or lemma.")] = "none",
     stopwords: Annotated[bool, typer.Option(help="Drop stop-words (negations kept).")] = False,
     optimize: Annotated[
@@ -157,6 +160,7 @@ def baseline(
         vectorizer=vectorizer,  # type: ignore[arg-type]
         ngram_max=ngram_max,
         char_ngrams=char_ngrams,
+        lexicon_features=lexicon_features,
         normalization=NormalizationConfig(stopwords=stopwords, stemming=stemming),  # type: ignore[arg-type]
         optimize=optimize,
         cv_folds=cv_folds,

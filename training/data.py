@@ -103,7 +103,7 @@ def read_sentiment140(
                 if polarity == NEUTRAL_POLARITY and not keep_neutral:
                     continue
                 polarities.append(polarity)
-                texts.append(text)
+                texts.append(repair_utf8(text) if encoding == "latin-1" else text)
                 lines.append(line)
                 report.rows += 1
     except UnicodeDecodeError as error:
@@ -116,6 +116,17 @@ def read_sentiment140(
     frame["polarity"] = frame["polarity"].astype(int)
     frame["label"] = frame["polarity"].map({0: NEGATIVE, 4: POSITIVE, 2: -1}).astype(np.int8)
     return frame
+
+
+def repair_utf8(text: str) -> str:
+    """Sentiment140 holds UTF-8 bytes that a latin-1 read turns into mojibake ("caf\xc3\xa9");
+    decode them as UTF-8 where they are valid UTF-8, as a live tweet would arrive."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
 
 
 def _check_report(report: ReadReport, max_bad_fraction: float) -> None:

@@ -17,13 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
 
 from training.data import LABEL_NAMES, NEGATIVE, POSITIVE
 
@@ -50,6 +43,14 @@ class Evaluation:
 
 def evaluate_scores(y_true: np.ndarray, p_positive: np.ndarray, threshold: float) -> Evaluation:
     """Metrics for binary labels (0 negative, 1 positive) and positive-class probabilities."""
+    from sklearn.metrics import (  # lazy: the CLI's --help must not pay for sklearn
+        accuracy_score,
+        average_precision_score,
+        confusion_matrix,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
+
     y_true = np.asarray(y_true, dtype=int)
     p_positive = np.asarray(p_positive, dtype=float)
     y_pred = predict_labels(p_positive, threshold)
@@ -92,6 +93,8 @@ def three_class_report(
     polarity: np.ndarray, p_positive: np.ndarray, neutral_band: float
 ) -> dict[str, Any]:
     """Reads scores within `neutral_band` of 0.5 as neutral, against 0/2/4 polarities."""
+    from sklearn.metrics import confusion_matrix
+
     polarity = np.asarray(polarity, dtype=int)
     predicted = np.where(
         np.abs(p_positive - 0.5) <= neutral_band / 2, 2, np.where(p_positive > 0.5, 4, 0)

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from training.lexicon import LexiconClassifier
+from training.lexicon import LexiconClassifier, VaderFeatures
 from training.text import RAW_TEXT, NormalizationConfig
 
 Vectorizer = Literal["bow", "tfidf"]
@@ -29,6 +29,7 @@ class ModelSpec:
     param_grid: dict[str, list[Any]]  # over the "clf__" step
     max_features: int | None = None  # trees: a smaller vocabulary keeps them tractable
     lexicon: bool = False
+    takes_negative_features: bool = True  # multinomial NB needs counts, not VADER scores
 
 
 def _naive_bayes(seed: int) -> Any:
@@ -81,7 +82,10 @@ def _lexicon(name: str) -> Callable[[int], Any]:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("nb", "naive_bayes", _naive_bayes, {"clf__alpha": [0.3, 1.0]}),
+        ModelSpec(
+            "nb", "naive_bayes", _naive_bayes, {"clf__alpha": [0.3, 1.0]},
+            takes_negative_features=False,
+        ),
         ModelSpec("logreg", "logistic_regression", _logistic_regression, {"clf__C": [0.5, 1, 3]}),
         ModelSpec("svm", "linear_svm", _linear_svm, {"clf__estimator__C": [0.05, 0.2]}),
         ModelSpec(
@@ -96,9 +100,14 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def build_vectorizer(
-    kind: Vectorizer, ngram_max: int, char_ngrams: bool, max_features: int | None
+    kind: Vectorizer,
+    ngram_max: int,
+    char_ngrams: bool,
+    max_features: int | None,
+    lexicon_features: bool = False,
 ) -> Any:
-    """Word n-grams over whitespace tokens, optionally with char n-grams beside them."""
+    """Word n-grams over whitespace tokens, optionally with char n-grams and VADER scores
+    beside them."""
     options: dict[str, Any] = {
         "tokenizer": str.split,
         "token_pattern": None,
@@ -112,11 +121,18 @@ def build_vectorizer(
         words = TfidfVectorizer(sublinear_tf=True, **options)
     else:
         words = CountVectorizer(binary=True, **options)
-    if not char_ngrams:
-        return words
+    blocks: list[tuple[str, Any]] = [("words", words)]
+    if lexicon_features:
+        blocks.append(("lexicon", VaderFeatures()))
+    if char_ngrams:
+        blocks.append(("chars", _char_vectorizer(kind, max_features)))
+    return words if len(blocks) == 1 else FeatureUnion(blocks)
+
+
+def _char_vectorizer(kind: Vectorizer, max_features: int | None) -> Any:
     char_cls = TfidfVectorizer if kind == "tfidf" else CountVectorizer
     extra = {"sublinear_tf": True} if kind == "tfidf" else {"binary": True}
-    chars = char_cls(
+    return char_cls(
         analyzer="char_wb",
         ngram_range=(2, 5),
         min_df=3,
@@ -125,7 +141,6 @@ def build_vectorizer(
         dtype=np.float32,
         **extra,
     )
-    return FeatureUnion([("words", words), ("chars", chars)])
 
 
 def build_pipeline(
@@ -133,11 +148,18 @@ def build_pipeline(
     vectorizer: Vectorizer,
     ngram_max: int,
     char_ngrams: bool,
+    lexicon_features: bool,
     seed: int,
 ) -> Pipeline:
     if spec.lexicon:
         return Pipeline([("clf", spec.build(seed))])
-    features = build_vectorizer(vectorizer, ngram_max, char_ngrams, spec.max_features)
+    features = build_vectorizer(
+        vectorizer,
+        ngram_max,
+        char_ngrams,
+        spec.max_features,
+        lexicon_features and spec.takes_negative_features,
+    )
     return Pipeline([("features", features), ("clf", spec.build(seed))])
 
 

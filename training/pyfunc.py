@@ -18,12 +18,10 @@ class BundlePythonModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
     def load_context(self, context: Any) -> None:
         self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # noqa: ANN001
-        # Untyped on purpose: MLflow would otherwise validate inputs against the hints.
-        texts = (
-            model_input["text"] if isinstance(model_input, pd.DataFrame) else model_input
-        )
-        texts = [str(text) for text in texts]
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        texts = [str(text) for text in model_input["text"]]
         p_positive = self.bundle.predict_proba(texts)
         labels = self.bundle.manifest.labels
         threshold = self.bundle.threshold

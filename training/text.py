@@ -73,16 +73,16 @@ _EMOTICON_TO_WORD = {
     emoticon: word for word, emoticons in _EMOTICON_WORDS.items() for emoticon in emoticons
 }
 # An emoticon stands alone: after start/space and before space/end/punctuation.
-_EMOTICON_RE = re.compile(
+EMOTICON_RE = re.compile(
     r"(?<!\S)("
     + "|".join(re.escape(e) for e in sorted(_EMOTICON_TO_WORD, key=len, reverse=True))
     + r")(?=\s|$|[.,!?])",
     re.IGNORECASE,
 )
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|net|org|ly|co)/\S*", re.IGNORECASE)
-_MENTION_RE = re.compile(r"@\w+")
-_HASHTAG_RE = re.compile(r"#(\w+)")
-_ELONGATION_RE = re.compile(r"(\w)\1{2,}")
+URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|net|org|ly|co)/\S*", re.IGNORECASE)
+MENTION_RE = re.compile(r"@\w+")
+HASHTAG_RE = re.compile(r"#(\w+)")
+ELONGATION_RE = re.compile(r"([^\W\d_])\1{2,}")  # letters only: "1000" stays
 _PUNCT_RUN_RE = re.compile(r"([!?])[!?]+")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[!?]+|\w+")
 
@@ -140,17 +140,17 @@ def normalize(text: str, config: NormalizationConfig = NormalizationConfig()) ->
     if config.html_entities and "&" in text:
         text = html.unescape(text)
     if config.urls:
-        text = _URL_RE.sub(f" {URL_TOKEN} ", text)
+        text = URL_RE.sub(f" {URL_TOKEN} ", text)
     if config.mentions:
-        text = _MENTION_RE.sub(f" {USER_TOKEN} ", text)
+        text = MENTION_RE.sub(f" {USER_TOKEN} ", text)
     if config.hashtags:
-        text = _HASHTAG_RE.sub(r"\1", text)
+        text = HASHTAG_RE.sub(r"\1", text)
     if config.emoticons:
-        text = _EMOTICON_RE.sub(lambda m: f" {_EMOTICON_TO_WORD[m.group(1).lower()]} ", text)
+        text = EMOTICON_RE.sub(lambda m: f" {_EMOTICON_TO_WORD[m.group(1).lower()]} ", text)
     if config.emoji:
         text = _demojize(text)
     if config.elongations:
-        text = _ELONGATION_RE.sub(r"\1\1", text)
+        text = ELONGATION_RE.sub(r"\1\1", text)
         text = _PUNCT_RUN_RE.sub(r"\1", text)
     if config.lowercase:
         text = text.lower()

@@ -7,6 +7,7 @@ against it and artifacts go wherever the server puts them.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ def configure_tracking(settings: TrainingSettings) -> TrackingTarget:
         target = TrackingTarget(
             f"sqlite:///{settings.mlflow_dir / EMBEDDED_DB}", artifacts.as_uri(), embedded=True
         )
+    # Bundles are small: per-file progress bars would only drown the training progress.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(target.tracking_uri)
     mlflow.set_registry_uri(target.tracking_uri)
     return target

@@ -43,6 +43,8 @@ SIGNATURE = ModelSignature(
     outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability_positive")]),
 )
 
+INPUT_EXAMPLE = pd.DataFrame({"text": ["@united worst airline ever, they lost my bag"]})
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -50,6 +52,7 @@ class TrainConfig:
     vectorizer: Vectorizer = "tfidf"
     ngram_max: int = 2
     char_ngrams: bool = False
+    lexicon_features: bool = True
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
     optimize: str = "precision"
     cv_folds: int = 3
@@ -63,6 +66,7 @@ class TrainConfig:
             "vectorizer": self.vectorizer,
             "ngram_max": self.ngram_max,
             "char_ngrams": self.char_ngrams,
+            "lexicon_features": self.lexicon_features,
             "optimize": self.optimize,
             "cv_folds": self.cv_folds,
             "search_sample": self.search_sample,
@@ -138,8 +142,14 @@ def _fit(
     spec: ModelSpec, config: TrainConfig, data: PreparedData, texts: NormalizedTexts
 ) -> tuple[Any, NormalizationConfig]:
     normalization = normalization_for(spec, config.normalization)
-    pipeline = build_pipeline(spec, config.vectorizer, config.ngram_max, config.char_ngrams,
-                              config.seed)  # fmt: skip
+    pipeline = build_pipeline(
+        spec,
+        config.vectorizer,
+        config.ngram_max,
+        config.char_ngrams,
+        config.lexicon_features,
+        config.seed,
+    )
     train_texts = texts.get("train", normalization)
     train_labels = data.split.train["label"].to_numpy()
     grid_size = int(np.prod([len(values) for values in spec.param_grid.values()]))
@@ -248,6 +258,7 @@ def _log_model(
             python_model=BundlePythonModel(),
             artifacts={"bundle": str(bundle_dir)},
             signature=SIGNATURE,
+            input_example=INPUT_EXAMPLE,
             pip_requirements=pip_requirements(),
             registered_model_name=settings.model_name if config.register else None,
         )
