@@ -44,10 +44,11 @@ SeedOption = Annotated[int, typer.Option(help="Seed for sampling, splits and mod
 MetricOption = Annotated[
     str,
     typer.Option(
-        "--metric", help=f"Ranking metric tag: one of {', '.join(SELECTABLE_METRICS)}, "
+        "--metric",
+        help=f"Ranking metric tag: one of {', '.join(SELECTABLE_METRICS)}, "
         "or the same prefixed manual_ (scored on the manual test set).",
     ),
-]  # fmt: skip
+]
 
 
 @data_app.command("fetch")
@@ -71,8 +72,9 @@ def describe(
     data: DataOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
-    track: Annotated[bool, typer.Option("--track/--no-track", help="Log the report to MLflow.")]
-    = True,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log the report to MLflow.")
+    ] = True,
 ) -> None:
     """Class balance, tweet lengths, URLs/mentions/hashtags/emoticons and top tokens per class:
     a markdown report with PNG plots."""
@@ -146,8 +148,9 @@ def baseline(
     names = tuple(name.strip() for name in models.split(",") if name.strip())
     unknown = [name for name in names if name not in MODELS]
     if unknown or not names:
-        raise typer.BadParameter(f"unknown {unknown}: choose from {sorted(MODELS)}", param_hint=
-                                 "--models")  # fmt: skip
+        raise typer.BadParameter(
+            f"unknown {unknown}: choose from {sorted(MODELS)}", param_hint="--models"
+        )
     if vectorizer not in ("bow", "tfidf"):
         raise typer.BadParameter("use bow or tfidf", param_hint="--vectorizer")
     if stemming not in ("none", "snowball", "lemma"):
@@ -173,14 +176,30 @@ def baseline(
     results = train_models(config, prepared, settings, target)
 
     table = Table(title=f"Trained on {len(prepared.split.train):,} tweets of {prepared.source}")
-    for column in ("model", "family", "embedding", "version", "test precision", "test buzz",
-                   "manual acc", "manual precision", "seconds"):  # fmt: skip
+    for column in (
+        "model",
+        "family",
+        "embedding",
+        "version",
+        "test precision",
+        "test buzz",
+        "manual acc",
+        "manual precision",
+        "seconds",
+    ):
         table.add_column(column, justify="left" if column in ("model", "family") else "right")
     for r in sorted(results, key=lambda r: r.test["precision"], reverse=True):
-        table.add_row(r.name, r.model_family, r.embedding_type, r.version or "-",
-                      f"{r.test['precision']:.3f}", f"{r.test['buzz_score']:.3f}",
-                      f"{r.manual['accuracy']:.3f}", f"{r.manual['precision']:.3f}",
-                      f"{r.seconds:.0f}")  # fmt: skip
+        table.add_row(
+            r.name,
+            r.model_family,
+            r.embedding_type,
+            r.version or "-",
+            f"{r.test['precision']:.3f}",
+            f"{r.test['buzz_score']:.3f}",
+            f"{r.manual['accuracy']:.3f}",
+            f"{r.manual['precision']:.3f}",
+            f"{r.seconds:.0f}",
+        )
     console.print(table)
     console.print(f"Runs logged to {target.describe()}")
 
@@ -195,9 +214,12 @@ def evaluate(
     ] = None,
     neutral_band: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Scores this close to 0.5 (total width) count as "
-                     "neutral in the 3-class report."),
-    ] = 0.2,  # fmt: skip
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Scores this close to 0.5 (total width) count as neutral in the 3-class report.",
+        ),
+    ] = 0.2,
 ) -> None:
     """Score a logged model on labelled tweets: binary metrics, plus a 3-class report when the
     data has neutral rows."""
@@ -222,8 +244,13 @@ def evaluate(
     two_class = binary(frame)
     mask = frame["label"].to_numpy() >= 0
     evaluation = evaluate_scores(two_class["label"].to_numpy(), p_all[mask], bundle.threshold)
-    report = {"model_uri": model_uri, "data": str(path), "rows": len(two_class),
-              "metrics": evaluation.metrics, "confusion": evaluation.confusion.tolist()}  # fmt: skip
+    report = {
+        "model_uri": model_uri,
+        "data": str(path),
+        "rows": len(two_class),
+        "metrics": evaluation.metrics,
+        "confusion": evaluation.confusion.tolist(),
+    }
     if (~mask).any():
         report["three_class"] = three_class_report(
             frame["polarity"].to_numpy(), p_all, neutral_band
@@ -235,8 +262,10 @@ def evaluate(
         table.add_row(name, f"{value:.4f}")
     console.print(table)
     if "three_class" in report:
-        console.print(f"3-class accuracy (neutral band {neutral_band}): "
-                      f"{report['three_class']['accuracy']:.3f} on {len(frame)} tweets")  # fmt: skip
+        console.print(
+            f"3-class accuracy (neutral band {neutral_band}): "
+            f"{report['three_class']['accuracy']:.3f} on {len(frame)} tweets"
+        )
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = settings.reports_dir / f"evaluate-{stamp}.json"
@@ -249,6 +278,15 @@ def promote(
     embedding_type: Annotated[
         str | None, typer.Option(help="Only versions with this embedding_type tag.")
     ] = None,
+    min_recall: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Skip versions whose held-out recall of negatives "
+            "is below this: precision alone rewards models that flag almost nothing.",
+        ),
+    ] = 0.5,
     alias: Annotated[str, typer.Option(help="Alias to move to the best version.")] = "champion",
     dry_run: Annotated[bool, typer.Option(help="Rank only; do not move the alias.")] = False,
 ) -> None:
@@ -261,13 +299,14 @@ def promote(
     settings = TrainingSettings()
     target = configure_tracking(settings)
     client = MlflowClient()
-    best = best_version(client, settings.model_name, metric, embedding_type)
-    table = Table(title=f"{settings.model_name} versions by {metric}")
+    best = best_version(client, settings.model_name, metric, embedding_type, min_recall)
+    table = Table(title=f"{settings.model_name} versions by {metric} (recall >= {min_recall})")
     for column in ("version", metric, "family", "embedding", "aliases"):
         table.add_column(column, justify="right" if column in ("version", metric) else "left")
-    for c in rank_versions(client, settings.model_name, metric, embedding_type):
-        table.add_row(c.version, f"{c.score:.4f}", c.model_family, c.embedding_type,
-                      ", ".join(c.aliases))  # fmt: skip
+    for c in rank_versions(client, settings.model_name, metric, embedding_type, min_recall):
+        table.add_row(
+            c.version, f"{c.score:.4f}", c.model_family, c.embedding_type, ", ".join(c.aliases)
+        )
     console.print(table)
     if dry_run:
         console.print(f"Dry run: would move @{alias} to version {best.version}")

@@ -107,7 +107,9 @@ def read_sentiment140(
                 lines.append(line)
                 report.rows += 1
     except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not {encoding} text ({error.reason} at byte {error.start})")
+        raise DataError(
+            f"{path}: not {encoding} text ({error.reason} at byte {error.start})"
+        ) from error
     except (csv.Error, zipfile.BadZipFile, gzip.BadGzipFile, EOFError) as error:
         raise DataError(f"{path}: unreadable ({error})") from error
 

@@ -83,14 +83,15 @@ MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(
-            "nb", "naive_bayes", _naive_bayes, {"clf__alpha": [0.3, 1.0]},
+            "nb",
+            "naive_bayes",
+            _naive_bayes,
+            {"clf__alpha": [0.3, 1.0]},
             takes_negative_features=False,
         ),
         ModelSpec("logreg", "logistic_regression", _logistic_regression, {"clf__C": [0.5, 1, 3]}),
         ModelSpec("svm", "linear_svm", _linear_svm, {"clf__estimator__C": [0.05, 0.2]}),
-        ModelSpec(
-            "rf", "random_forest", _random_forest, {"clf__max_features": ["sqrt"]}, 20_000
-        ),
+        ModelSpec("rf", "random_forest", _random_forest, {"clf__max_features": ["sqrt"]}, 20_000),
         ModelSpec("lgbm", "lightgbm", _lightgbm, {"clf__num_leaves": [31, 63]}, 20_000),
         ModelSpec("xgb", "xgboost", _xgboost, {"clf__max_depth": [6]}, 20_000),
         ModelSpec("vader", "vader", _lexicon("vader"), {}, lexicon=True),

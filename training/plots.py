@@ -6,15 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are files and MLflow artifacts
 
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+from matplotlib.figure import Figure
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
     RocCurveDisplay,
 )
 
-from training.data import NEGATIVE  # noqa: E402
-from training.metrics import Evaluation  # noqa: E402
+from training.data import NEGATIVE
+from training.metrics import Evaluation
 
 
 def evaluation_figures(evaluation: Evaluation, title: str) -> dict[str, Figure]:

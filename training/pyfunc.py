@@ -35,6 +35,17 @@ class BundlePythonModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
 
 def pip_requirements() -> list[str]:
     """What loading the pyfunc needs, pinned to what trained it (no slow inference)."""
-    packages = ["scikit-learn", "numpy", "pandas", "emoji", "snowballstemmer", "simplemma",
-                "joblib", "lightgbm", "xgboost-cpu", "vaderSentiment", "textblob"]  # fmt: skip
+    packages = [
+        "scikit-learn",
+        "numpy",
+        "pandas",
+        "emoji",
+        "snowballstemmer",
+        "simplemma",
+        "joblib",
+        "lightgbm",
+        "xgboost-cpu",
+        "vaderSentiment",
+        "textblob",
+    ]
     return [f"{name}=={version(name)}" for name in packages]

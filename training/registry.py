@@ -40,20 +40,33 @@ def _all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
             return versions
 
 
+def _tag_value(tags: dict[str, str], name: str) -> float | None:
+    try:
+        value = float(tags[name])
+    except (KeyError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
 def rank_versions(
-    client: MlflowClient, name: str, metric: str, embedding_type: str | None = None
+    client: MlflowClient,
+    name: str,
+    metric: str,
+    embedding_type: str | None = None,
+    min_recall: float = 0.0,
 ) -> list[Candidate]:
-    """Registered versions with a `metric` tag, best first (ties: newest first)."""
+    """Registered versions with a `metric` tag, best first (ties: newest first).
+
+    `min_recall` keeps out models that buy precision by flagging almost nothing.
+    """
     candidates = []
     for mv in _all_versions(client, name):
         tags = mv.tags or {}
         if embedding_type and tags.get("embedding_type") != embedding_type:
             continue
-        try:
-            score = float(tags[metric])
-        except (KeyError, ValueError):
-            continue
-        if math.isnan(score):
+        score = _tag_value(tags, metric)
+        recall = _tag_value(tags, "recall")
+        if score is None or (min_recall > 0 and (recall is None or recall < min_recall)):
             continue
         candidates.append(
             Candidate(
@@ -69,14 +82,19 @@ def rank_versions(
 
 
 def best_version(
-    client: MlflowClient, name: str, metric: str, embedding_type: str | None = None
+    client: MlflowClient,
+    name: str,
+    metric: str,
+    embedding_type: str | None = None,
+    min_recall: float = 0.0,
 ) -> Candidate:
-    ranked = rank_versions(client, name, metric, embedding_type)
+    ranked = rank_versions(client, name, metric, embedding_type, min_recall)
     if not ranked:
         scope = f" with embedding_type={embedding_type}" if embedding_type else ""
+        floor = f" and recall >= {min_recall}" if min_recall > 0 else ""
         raise RegistryError(
-            f"no version of {name!r}{scope} has a {metric!r} tag: train one with "
-            "`badbuzz train baseline` first"
+            f"no version of {name!r}{scope} has a {metric!r} tag{floor}: train one with "
+            "`badbuzz train baseline`, or relax the filters"
         )
     return ranked[0]
 

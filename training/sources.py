@@ -110,8 +110,12 @@ def download_official(settings: TrainingSettings, url: str = OFFICIAL_URL) -> Pa
         with httpx.stream("GET", url, follow_redirects=True, timeout=30) as response:
             response.raise_for_status()
             total = int(response.headers.get("content-length", 0)) or None
-            with Progress(*Progress.get_default_columns(), DownloadColumn(),
-                          TransferSpeedColumn()) as progress, partial.open("wb") as out:  # fmt: skip
+            with (
+                Progress(
+                    *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn()
+                ) as progress,
+                partial.open("wb") as out,
+            ):
                 task = progress.add_task(f"downloading {ARCHIVE_FILE}", total=total)
                 for chunk in response.iter_bytes(1 << 16):
                     out.write(chunk)

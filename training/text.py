@@ -87,25 +87,25 @@ _PUNCT_RUN_RE = re.compile(r"([!?])[!?]+")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[!?]+|\w+")
 
 NEGATIONS = frozenset(
-    {
-        "no", "not", "nor", "never", "none", "nobody", "nothing", "neither", "nowhere",
-        "cannot", "can't", "cant", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt",
-        "isn't", "isnt", "wasn't", "wasnt", "aren't", "arent", "weren't", "werent",
-        "won't", "wont", "wouldn't", "wouldnt", "shouldn't", "shouldnt", "couldn't", "couldnt",
-        "haven't", "havent", "hasn't", "hasnt", "hadn't", "hadnt", "mustn't", "ain't", "aint",
-    }
-)  # fmt: skip
+    """no not nor never none nobody nothing neither nowhere cannot can't cant don't dont
+    doesn't doesnt didn't didnt isn't isnt wasn't wasnt aren't arent weren't werent won't wont
+    wouldn't wouldnt shouldn't shouldnt couldn't couldnt haven't havent hasn't hasnt hadn't
+    hadnt mustn't ain't aint""".split()  # noqa: SIM905
+)
 # NLTK's English stop-word list, minus the negations above.
-STOPWORDS = frozenset(
-    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
-    yourselves he him his himself she she's her hers herself it it's its itself they them their
-    theirs themselves what which who whom this that that'll these those am is are was were be
-    been being have has had having do does did doing a an the and but if or because as until
-    while of at by for with about against between into through during before after above below
-    to from up down in out on off over under again further then once here there when where why
-    how all any both each few more most other some such only own same so than too very s t can
-    will just should should've now d ll m o re ve y ma""".split()
-) - NEGATIONS
+STOPWORDS = (
+    frozenset(
+        """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+        yourselves he him his himself she she's her hers herself it it's its itself they them
+        their theirs themselves what which who whom this that that'll these those am is are was
+        were be been being have has had having do does did doing a an the and but if or because
+        as until while of at by for with about against between into through during before after
+        above below to from up down in out on off over under again further then once here there
+        when where why how all any both each few more most other some such only own same so than
+        too very s t can will just should should've now d ll m o re ve y ma""".split()  # noqa: SIM905
+    )
+    - NEGATIONS
+)
 
 
 @cache
@@ -135,7 +135,7 @@ def _demojize(text: str) -> str:
     return emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
 
 
-def normalize(text: str, config: NormalizationConfig = NormalizationConfig()) -> str:  # noqa: B008
+def normalize(text: str, config: NormalizationConfig = NormalizationConfig()) -> str:
     """Normalise one tweet into space-separated tokens."""
     if config.html_entities and "&" in text:
         text = html.unescape(text)
@@ -168,7 +168,7 @@ def normalize(text: str, config: NormalizationConfig = NormalizationConfig()) ->
 
 def normalize_many(
     texts: Iterable[str],
-    config: NormalizationConfig = NormalizationConfig(),  # noqa: B008
+    config: NormalizationConfig = NormalizationConfig(),
 ) -> list[str]:
     """Normalise a batch of tweets (same result as `normalize` on each)."""
     return [normalize(text, config) for text in texts]

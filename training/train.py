@@ -101,7 +101,11 @@ class TrainedModel:
 
 
 def prepare_data(
-    settings: TrainingSettings, data: Path | None, manual: Path | None, sample: int | None, seed: int
+    settings: TrainingSettings,
+    data: Path | None,
+    manual: Path | None,
+    sample: int | None,
+    seed: int,
 ) -> PreparedData:
     source = locate_training(settings, data)
     manual_source = locate_manual_test(settings, manual or data)
@@ -193,8 +197,9 @@ def train_one(
             "data_source": str(data.source),
         }
         mlflow.set_tags(tags)
-        mlflow.log_params({**config.params(), "model": spec.name, "train_rows": len(
-            data.split.train)})  # fmt: skip
+        mlflow.log_params(
+            {**config.params(), "model": spec.name, "train_rows": len(data.split.train)}
+        )
         mlflow.log_params({f"norm_{k}": v for k, v in config.normalization.to_dict().items()})
         pipeline, normalization = _fit(spec, config, data, texts)
 

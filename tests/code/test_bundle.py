@@ -42,7 +42,7 @@ def test_tampered_or_incomplete_bundles_are_refused(bundle_dir: Path) -> None:
     with pytest.raises(BundleError, match="does not match its manifest hash"):
         ModelBundle.load(bundle_dir)
     (bundle_dir / "model.joblib").unlink()
-    with pytest.raises(BundleError, match="model.joblib is missing"):
+    with pytest.raises(BundleError, match=r"model\.joblib is missing"):
         ModelBundle.load(bundle_dir)
     (bundle_dir / MANIFEST).unlink()
     with pytest.raises(BundleError, match="not a model bundle"):

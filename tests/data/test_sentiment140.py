@@ -19,9 +19,7 @@ def train(sentiment140_dir: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def manual(sentiment140_dir: Path) -> pd.DataFrame:
-    return read_sentiment140(
-        sentiment140_dir / "testdata.manual.2009.06.14.csv", keep_neutral=True
-    )
+    return read_sentiment140(sentiment140_dir / "testdata.manual.2009.06.14.csv", keep_neutral=True)
 
 
 def test_training_subset_counts(train: pd.DataFrame) -> None:
