@@ -15,10 +15,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from training.classical import TrainConfig, train_models
+from training.dataset import prepare_data
 from training.models import MODELS
 from training.settings import TrainingSettings
 from training.tracking import configure_tracking
-from training.train import TrainConfig, prepare_data, train_models
 
 
 def main() -> None:

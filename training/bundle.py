@@ -2,21 +2,21 @@
 
 A directory holding the model in its serving format plus `manifest.json`
 (format version, runtime, file hashes, normalisation settings, threshold,
-label map, metadata). Reading one needs no training code beyond
-`training.text`, and no TensorFlow. The serving runtime is `sklearn` for now
-(a joblib-pickled scikit-learn pipeline over normalised text); the file hashes
-in the manifest are checked before anything is unpickled.
+label map, metadata). Reading one needs no training code beyond `training.text`
+and the runtime's module in `training.runtimes`, and never TensorFlow. The file
+hashes in the manifest are checked before anything is loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,8 +25,13 @@ from training.text import NormalizationConfig, normalize_many
 BUNDLE_FORMAT = "badbuzz-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-SKLEARN_MODEL_FILE = "model.joblib"
 DEFAULT_LABELS = {"0": "negative", "1": "positive"}
+# manifest "runtime" -> the module that loads it (imported only when a bundle needs it)
+RUNTIME_MODULES = {
+    "sklearn": "training.runtimes.sklearn_pipeline",
+    "tflite": "training.runtimes.tflite",
+    "onnx": "training.runtimes.onnx",
+}
 
 
 class BundleError(ValueError):
@@ -89,46 +94,38 @@ class Manifest:
                 raise BundleError(f"{directory}: {name} does not match its manifest hash")
 
 
-def write_sklearn_bundle(
-    directory: Path,
-    pipeline: Any,
-    normalization: NormalizationConfig,
-    threshold: float,
-    metadata: dict[str, Any],
-) -> Path:
-    """Write a bundle for a fitted scikit-learn pipeline that scores normalised text."""
-    import joblib
+class Scorer(Protocol):
+    """A loaded model: normalised texts in, probability of positive out."""
 
-    directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, directory / SKLEARN_MODEL_FILE, compress=3)
-    Manifest(
-        runtime="sklearn",
-        model_file=SKLEARN_MODEL_FILE,
-        normalization=normalization.to_dict(),
-        threshold=threshold,
-        metadata=metadata,
-    ).write(directory)
-    return directory
+    runtime: str  # what actually runs it, e.g. "sklearn", "ai_edge_litert", "onnxruntime"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def load_scorer(directory: Path, manifest: Manifest) -> Scorer:
+    module_name = RUNTIME_MODULES.get(manifest.runtime)
+    if module_name is None:
+        raise BundleError(
+            f"{directory}: runtime {manifest.runtime!r} is not one of {sorted(RUNTIME_MODULES)}"
+        )
+    scorer: Scorer = importlib.import_module(module_name).load(directory, manifest)
+    return scorer
 
 
 class ModelBundle:
     """A loaded bundle: raw tweets in, probability of *positive* out."""
 
-    def __init__(self, directory: Path, manifest: Manifest, model: Any) -> None:
+    def __init__(self, directory: Path, manifest: Manifest, scorer: Scorer) -> None:
         self.directory = directory
         self.manifest = manifest
         self.normalization = NormalizationConfig.from_dict(manifest.normalization)
-        self._model = model
+        self.scorer = scorer
 
     @classmethod
     def load(cls, directory: Path) -> ModelBundle:
         manifest = Manifest.read(directory)
         manifest.verify(directory)
-        if manifest.runtime != "sklearn":
-            raise BundleError(f"{directory}: runtime {manifest.runtime!r} is not supported here")
-        import joblib
-
-        return cls(directory, manifest, joblib.load(directory / manifest.model_file))
+        return cls(directory, manifest, load_scorer(directory, manifest))
 
     @property
     def threshold(self) -> float:
@@ -141,7 +138,7 @@ class ModelBundle:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability that each tweet is positive, in input order."""
         normalized = normalize_many(texts, self.normalization)
-        return np.asarray(self._model.predict_proba(normalized)[:, 1], dtype=float)
+        return np.asarray(self.scorer.predict_proba(normalized), dtype=float)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         p_positive = self.predict_proba(texts)

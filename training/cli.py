@@ -140,10 +140,11 @@ def baseline(
 ) -> None:
     """Train classical and lexicon baselines; evaluate each on the held-out split and the
     manual test set; log and register them in MLflow."""
+    from training.classical import TrainConfig, train_models
+    from training.dataset import prepare_data
     from training.models import MODELS
     from training.text import NormalizationConfig
     from training.tracking import configure_tracking
-    from training.train import TrainConfig, prepare_data, train_models
 
     names = tuple(name.strip() for name in models.split(",") if name.strip())
     unknown = [name for name in names if name not in MODELS]

@@ -6,13 +6,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.bundle import ModelBundle
 
 
-class BundlePythonModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class BundlePythonModel(PythonModel):  # type: ignore[misc]
     """Scores a DataFrame with a `text` column; returns label and probability of positive."""
 
     def load_context(self, context: Any) -> None:
@@ -33,19 +33,16 @@ class BundlePythonModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         )
 
 
-def pip_requirements() -> list[str]:
-    """What loading the pyfunc needs, pinned to what trained it (no slow inference)."""
-    packages = [
-        "scikit-learn",
-        "numpy",
-        "pandas",
-        "emoji",
-        "snowballstemmer",
-        "simplemma",
-        "joblib",
-        "lightgbm",
-        "xgboost-cpu",
-        "vaderSentiment",
-        "textblob",
-    ]
-    return [f"{name}=={version(name)}" for name in packages]
+# What loading each runtime's bundle needs besides numpy and pandas.
+RUNTIME_PACKAGES = {
+    "sklearn": ["scikit-learn", "joblib", "lightgbm", "xgboost-cpu", "vaderSentiment", "textblob"],
+    "tflite": ["ai-edge-litert"],
+    "onnx": ["onnxruntime", "tokenizers"],
+}
+
+
+def pip_requirements(runtime: str) -> list[str]:
+    """What loading the pyfunc needs, pinned to what trained it (MLflow's inference of
+    requirements would load the model once more in a subprocess)."""
+    packages = ["numpy", "pandas", "emoji", "snowballstemmer", "simplemma", "pydantic-settings"]
+    return [f"{name}=={version(name)}" for name in packages + RUNTIME_PACKAGES[runtime]]

@@ -52,6 +52,8 @@ def _search_roots(settings: TrainingSettings) -> list[Path]:
 
 def locate_training(settings: TrainingSettings, path: Path | None = None) -> DataFile:
     """The training CSV: an explicit path, else BADBUZZ_SENTIMENT140, else the cache."""
+    if path and not path.exists():
+        raise DataError(f"{path}: no such file or folder")
     for root in [path] if path else _search_roots(settings):
         if root.is_file():
             return DataFile(root, TRAIN_FILE if root.name == ARCHIVE_FILE else None)
@@ -65,7 +67,10 @@ def locate_training(settings: TrainingSettings, path: Path | None = None) -> Dat
 
 
 def locate_manual_test(settings: TrainingSettings, path: Path | None = None) -> DataFile:
-    """The hand-labelled test set, next to the training data or inside the official zip."""
+    """The hand-labelled test set: an explicit path, else next to the training data (or
+    inside the official zip) in BADBUZZ_SENTIMENT140 or the cache."""
+    if path and not path.exists():
+        raise DataError(f"{path}: no such file or folder")
     for root in [path] if path else _search_roots(settings):
         folder = root.parent if root.is_file() else root
         if root.is_file() and root.name == MANUAL_TEST_FILE:

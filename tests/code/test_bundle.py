@@ -8,7 +8,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from training.bundle import MANIFEST, BundleError, ModelBundle, pack, unpack, write_sklearn_bundle
+from training.bundle import MANIFEST, BundleError, ModelBundle, pack, unpack
+from training.runtimes.sklearn_pipeline import write_bundle
 from training.text import NormalizationConfig, normalize_many
 
 TEXTS = ["i love this airline", "great crew thanks", "they lost my bag", "worst delay ever"] * 5
@@ -20,7 +21,7 @@ def bundle_dir(tmp_path: Path) -> Path:
     config = NormalizationConfig(stemming="snowball")
     pipeline = Pipeline([("features", TfidfVectorizer()), ("clf", LogisticRegression())])
     pipeline.fit(normalize_many(TEXTS, config), LABELS)
-    return write_sklearn_bundle(
+    return write_bundle(
         tmp_path / "bundle", pipeline, config, 0.5, {"model_family": "logistic_regression"}
     )
 
