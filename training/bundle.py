@@ -54,6 +54,8 @@ class Manifest:
     threshold: float = 0.5
     labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
     metadata: dict[str, Any] = field(default_factory=dict)
+    # what the runtime needs beyond the model file: max length, vocabulary file, ...
+    runtime_options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # name -> sha256
     format: str = BUNDLE_FORMAT
     format_version: int = FORMAT_VERSION
