@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from api import cli as api_cli
 from training import cli as training_cli
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.add_typer(training_cli.data_app, name="data")
 app.add_typer(training_cli.train_app, name="train")
 app.command("evaluate")(training_cli.evaluate)
 app.command("promote")(training_cli.promote)
+app.command("serve")(api_cli.serve)
 
 
 @app.callback()

@@ -1,0 +1,260 @@
+"""The FastAPI application: thin routes over ModelService and FeedbackStore."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.cpu import cpu_summary
+from api.limits import BodySizeLimit
+from api.metrics import ApiMetrics
+from api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    ModelRef,
+    PredictRequest,
+    PredictResponse,
+    Readiness,
+    ReloadResponse,
+)
+from api.service import ModelService, ServedModel
+from api.settings import ApiSettings
+from api.store import FeedbackStore, Prediction, new_id, utcnow
+
+log = logging.getLogger(__name__)
+prediction_log = logging.getLogger("badbuzz.predictions")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def served_model(request: Request) -> ServedModel:
+    service: ModelService = request.app.state.service
+    current = service.current
+    if current is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"no model loaded: {service.not_ready_reason}"
+        )
+    return current
+
+
+def require_key(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> None:
+    settings: ApiSettings = request.app.state.settings
+    if settings.api_key is None:
+        return
+    if key is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "send the API key in X-API-Key")
+    if not secrets.compare_digest(key.encode(), settings.api_key.get_secret_value().encode()):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
+
+
+ModelDep = Annotated[ServedModel, Depends(served_model)]
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    service = ModelService(settings)
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home_dir.mkdir(parents=True, exist_ok=True)
+        app.state.store = FeedbackStore(settings.resolved_database_url)
+        _publish_model(service.reload().version)
+        scheduler = None
+        if settings.reload_interval_s > 0 and settings.model_bundle is None:
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            scheduler = BackgroundScheduler()
+            scheduler.add_job(
+                lambda: _publish_model(service.reload().version),
+                "interval",
+                seconds=settings.reload_interval_s,
+                id="model-refresh",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.start()
+        yield
+        if scheduler:
+            scheduler.shutdown(wait=False)
+        app.state.store.close()
+
+    def _publish_model(version: str | None) -> None:
+        if service.current:
+            card = service.current.card
+            metrics.model.info({k: str(v) for k, v in card.items()})
+
+    app = FastAPI(
+        title="badbuzz API",
+        version="1",
+        description="Tweet sentiment for airlines: predictions, feedback, model card.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+        )
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Pydantic's error list, minus the echoed input (it may be a 1 MB body or binary).
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": details})
+
+    def respond(model: ServedModel, texts: list[str]) -> list[PredictResponse]:
+        p_positive = model.predict_proba(texts)
+        ref = ModelRef(**model.card)
+        store: FeedbackStore = app.state.store
+        results = []
+        for text, p in zip(texts, p_positive, strict=True):
+            label = model.label(float(p))
+            prediction = Prediction(
+                new_id(), text, label, float(p), ref.name, ref.version, utcnow()
+            )
+            metrics.predictions.labels(label).inc()
+            prediction_log.info(
+                json.dumps(
+                    {
+                        "prediction_id": prediction.id,
+                        "text": text,
+                        "label": label,
+                        "probability_positive": prediction.probability_positive,
+                        "model_version": ref.version,
+                        "time": prediction.created_at.isoformat(),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            if settings.log_predictions:
+                store.queue_prediction(prediction)
+            results.append(
+                PredictResponse(
+                    label=label,  # type: ignore[arg-type]
+                    probability_positive=prediction.probability_positive,
+                    model=ref,
+                    prediction_id=prediction.id,
+                )
+            )
+        return results
+
+    @app.post("/predict", response_model=PredictResponse, tags=["predict"])
+    async def predict(body: PredictRequest, model: ModelDep) -> PredictResponse:
+        """Score one tweet."""
+        return respond(model, [body.text])[0]
+
+    @app.post("/predict/batch", response_model=BatchResponse, tags=["predict"])
+    def predict_batch(body: BatchRequest, model: ModelDep) -> BatchResponse:
+        """Score up to 1,000 tweets as one batch; results come back in the same order."""
+        return BatchResponse(predictions=respond(model, body.texts))
+
+    @app.post(
+        "/feedback",
+        status_code=status.HTTP_201_CREATED,
+        response_model=FeedbackResponse,
+        dependencies=[Depends(require_key)],
+        tags=["feedback"],
+    )
+    def add_feedback(body: FeedbackRequest) -> FeedbackResponse:
+        """Record whether a prediction was right; stored before this answers."""
+        store: FeedbackStore = app.state.store
+        text: str | None = body.text
+        label: str | None = body.predicted_label
+        version: str | None = None
+        if body.prediction_id is not None:
+            prediction = store.get_prediction(body.prediction_id)
+            if prediction is None:
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND,
+                    f"no prediction {body.prediction_id!r}: send the id /predict returned, "
+                    "or text and predicted_label",
+                )
+            text, label, version = prediction.text, prediction.label, prediction.model_version
+        assert text is not None and label is not None  # the schema's validator guarantees it
+        feedback_id = store.add_feedback(text, label, body.correct, body.prediction_id, version)
+        metrics.feedback.labels(str(body.correct).lower()).inc()
+        return FeedbackResponse(feedback_id=feedback_id, prediction_id=body.prediction_id)
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/health/ready", response_model=Readiness, tags=["health"])
+    async def ready(response: Response) -> Readiness:
+        current = service.current
+        if current is None:
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+            return Readiness(ready=False, reason=service.not_ready_reason)
+        return Readiness(
+            ready=True,
+            model=ModelRef(**current.card),
+            stale=current.source.stale,
+            stale_reason=current.source.stale_reason or None,
+        )
+
+    @app.get("/model", tags=["model"])
+    async def model_card(model: ModelDep) -> dict[str, Any]:
+        """Version, tags, metrics, runtime and the CPU it runs on."""
+        return {
+            **model.card,
+            "runtime": model.bundle.scorer.runtime,
+            "bundle_runtime": model.bundle.manifest.runtime,
+            "threshold": model.bundle.threshold,
+            "tags": model.source.tags,
+            "metrics": model.bundle.metadata.get("metrics", {}),
+            "normalization": model.bundle.manifest.normalization,
+            "stale": model.source.stale,
+            "loaded_at": model.loaded_at,
+            "cpu": cpu_summary(),
+        }
+
+    @app.get("/metrics", tags=["health"])
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(
+        "/admin/reload",
+        response_model=ReloadResponse,
+        dependencies=[Depends(require_key)],
+        tags=["admin"],
+    )
+    def reload() -> ReloadResponse:
+        """Resolve the model again and swap to it if it changed and passes its smoke test."""
+        result = service.reload()
+        _publish_model(result.version)
+        return ReloadResponse(**result.__dict__)
+
+    return app

@@ -1,0 +1,39 @@
+"""`badbuzz serve`: run the API with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="Port; default $PORT (Cloud Run), else 8000.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the model API (settings: BADBUZZ_* environment variables, see README)."""
+    import logging
+    import sys
+
+    import uvicorn
+
+    from api.settings import ApiSettings
+
+    ApiSettings()  # refuse to start on bad settings (e.g. a default key in production)
+    # One JSON line per prediction on stdout, for log shippers and later retraining.
+    predictions = logging.getLogger("badbuzz.predictions")
+    predictions.addHandler(logging.StreamHandler(sys.stdout))
+    predictions.propagate = False
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port or int(os.environ.get("PORT", "8000")),
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )

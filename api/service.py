@@ -1,0 +1,106 @@
+"""The model being served, and swapping it: a new bundle replaces the current one only after
+it loaded and passed a smoke test; requests in flight keep the reference they started with."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from api.resolve import ModelUnavailable, ResolvedBundle, remember_good, resolve_bundle
+from api.settings import ApiSettings
+from training.bundle import BundleError, ModelBundle
+
+log = logging.getLogger(__name__)
+
+SMOKE_TEXTS = ("thank you for the upgrade, amazing crew", "worst airline ever, they lost my bag")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    bundle: ModelBundle
+    source: ResolvedBundle
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def card(self) -> dict[str, Any]:
+        meta = self.bundle.metadata
+        return {
+            "name": self.source.name,
+            "version": self.source.version,
+            "embedding_type": meta.get("embedding_type", self.source.tags.get("embedding_type")),
+            "model_family": meta.get("model_family", self.source.tags.get("model_family")),
+        }
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.bundle.predict_proba(texts)
+
+    def label(self, p_positive: float) -> str:
+        positive = p_positive >= self.bundle.threshold
+        return self.bundle.manifest.labels[str(int(positive))]
+
+
+def smoke_test(bundle: ModelBundle) -> None:
+    p = bundle.predict_proba(list(SMOKE_TEXTS))
+    if p.shape != (len(SMOKE_TEXTS),) or not all(math.isfinite(x) and 0 <= x <= 1 for x in p):
+        raise BundleError(f"{bundle.directory}: smoke test gave {p!r}, not probabilities")
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    changed: bool
+    version: str | None
+    message: str
+
+
+class ModelService:
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self.current: ServedModel | None = None
+        self.not_ready_reason = "model not loaded yet"
+        self._lock = threading.Lock()
+
+    def reload(self) -> ReloadResult:
+        """Resolve the model to serve; swap to it if it is new and healthy."""
+        with self._lock:
+            try:
+                resolved = resolve_bundle(self.settings)
+            except ModelUnavailable as error:
+                if self.current is None:
+                    self.not_ready_reason = str(error)
+                log.error("no model to load: %s", error)
+                return ReloadResult(False, self._version, str(error))
+            current = self.current
+            if current and current.source.directory == resolved.directory:
+                self.current = ServedModel(current.bundle, resolved, current.loaded_at)
+                return ReloadResult(False, resolved.version, "already serving this version")
+            try:
+                bundle = ModelBundle.load(resolved.directory)
+                smoke_test(bundle)
+            except Exception as error:  # any failure of a new model leaves the old one serving
+                message = f"version {resolved.version} failed to load: {error}"
+                if self.current is None:
+                    self.not_ready_reason = message
+                log.error(message)
+                return ReloadResult(False, self._version, message)
+            self.current = ServedModel(bundle, resolved)
+            if not resolved.stale:
+                remember_good(self.settings, resolved)
+            log.info(
+                "serving %s version %s on %s%s",
+                resolved.name,
+                resolved.version,
+                bundle.scorer.runtime,
+                f" (stale: {resolved.stale_reason})" if resolved.stale else "",
+            )
+            return ReloadResult(True, resolved.version, f"now serving version {resolved.version}")
+
+    @property
+    def _version(self) -> str | None:
+        return self.current.source.version if self.current else None
