@@ -55,7 +55,7 @@ def _random_forest(seed: int) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(
-        n_estimators=200, min_samples_leaf=2, n_jobs=-1, random_state=seed
+        n_estimators=100, min_samples_leaf=2, n_jobs=-1, random_state=seed
     )
 
 
@@ -63,7 +63,7 @@ def _lightgbm(seed: int) -> Any:
     from lightgbm import LGBMClassifier
 
     return LGBMClassifier(
-        n_estimators=400, learning_rate=0.1, num_leaves=63, random_state=seed, verbose=-1
+        n_estimators=300, learning_rate=0.1, num_leaves=63, random_state=seed, verbose=-1
     )
 
 
@@ -71,7 +71,7 @@ def _xgboost(seed: int) -> Any:
     from xgboost import XGBClassifier
 
     return XGBClassifier(
-        n_estimators=400, learning_rate=0.1, max_depth=6, tree_method="hist", random_state=seed
+        n_estimators=300, learning_rate=0.1, max_depth=6, tree_method="hist", random_state=seed
     )
 
 
