@@ -22,6 +22,7 @@ app.add_typer(training_cli.data_app, name="data")
 app.add_typer(training_cli.train_app, name="train")
 app.command("evaluate")(training_cli.evaluate)
 app.command("promote")(training_cli.promote)
+app.command("export")(training_cli.export)
 app.command("serve")(api_cli.serve)
 
 

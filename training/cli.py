@@ -317,3 +317,30 @@ def promote(
         f"@{alias} -> {settings.model_name} version {best.version} ({best.model_family}, "
         f"{best.embedding_type}, {metric}={best.score:.4f}) in {target.describe()}"
     )
+
+
+def export(
+    out: Annotated[Path, typer.Option(help="Target: a folder, or a file ending in .tar.gz.")],
+    model_uri: Annotated[
+        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN/model.")
+    ] = "models:/tweet-sentiment@champion",
+) -> None:
+    """Export a logged model's bundle as a plain folder or a .tar.gz an image can carry."""
+    import shutil
+    import tempfile
+
+    from training.bundle import pack
+    from training.registry import download_bundle
+    from training.tracking import configure_tracking
+
+    configure_tracking(TrainingSettings())
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = download_bundle(model_uri, Path(tmp))
+        if out.name.endswith(".tar.gz"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            pack(bundle, out)
+        else:
+            if out.exists():
+                raise typer.BadParameter(f"{out} exists: choose a new folder", param_hint="--out")
+            shutil.copytree(bundle, out)
+    console.print(f"Bundle of {model_uri} written to [bold]{out}[/]")
