@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 SENTIMENT140 ?= ../shared/data/sentiment140
 export BADBUZZ_SENTIMENT140 ?= $(SENTIMENT140)
 DEMO_HOME ?= .badbuzz-demo
+DEMO_PORT ?= 8000
 
 .PHONY: setup demo test bench lint clean
 
@@ -21,6 +22,9 @@ demo: setup
 	BADBUZZ_HOME=$(DEMO_HOME) $(BIN)/badbuzz train baseline
 	BADBUZZ_HOME=$(DEMO_HOME) $(BIN)/badbuzz promote --metric precision
 	BADBUZZ_HOME=$(DEMO_HOME) $(BIN)/badbuzz evaluate
+	@echo "Serving @champion on http://127.0.0.1:$(DEMO_PORT) (OpenAPI docs at /docs; Ctrl+C stops). Try:"
+	@echo "  curl -s -X POST http://127.0.0.1:$(DEMO_PORT)/predict -H 'content-type: application/json' -d '{\"text\": \"@united lost my bag again, worst airline\"}'"
+	BADBUZZ_HOME=$(DEMO_HOME) BADBUZZ_MODEL_ALIAS=champion $(BIN)/badbuzz serve --port $(DEMO_PORT)
 
 test: setup
 	$(BIN)/pytest
