@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.cpu import cpu_summary
 from api.limits import BodySizeLimit
@@ -125,6 +126,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         metrics.latency.labels(path).observe(time.perf_counter() - started)
         metrics.requests.labels(path, str(response.status_code)).inc()
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail
+        if error.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the body is not valid JSON in UTF-8: send {\"text\": \"...\"} as JSON"
+        return JSONResponse({"detail": detail}, error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

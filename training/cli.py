@@ -230,15 +230,14 @@ def evaluate(
     from training.data import binary, read_sentiment140
     from training.metrics import evaluate_scores, three_class_report
     from training.registry import download_bundle
-    from training.sources import locate_manual_test
+    from training.sources import DataFile, locate_manual_test
     from training.tracking import configure_tracking
 
     settings = TrainingSettings()
     configure_tracking(settings)
-    source = locate_manual_test(settings) if data is None else None
-    path, member = (source.path, source.member) if source else (data, None)
-    assert path is not None
-    frame = read_sentiment140(path, member=member, keep_neutral=True)
+    source = locate_manual_test(settings) if data is None else DataFile(data)
+    path = source.path
+    frame = read_sentiment140(path, member=source.member, keep_neutral=True)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle(model_uri, Path(tmp)))
         p_all = bundle.predict_proba(frame["text"].tolist())
