@@ -12,6 +12,7 @@ from rich.logging import RichHandler
 
 from api import cli as api_cli
 from training import cli as training_cli
+from training import deep_cli
 
 app = typer.Typer(
     help="badbuzz: train, track, promote and serve tweet-sentiment models.",
@@ -24,6 +25,8 @@ app.command("evaluate")(training_cli.evaluate)
 app.command("promote")(training_cli.promote)
 app.command("export")(training_cli.export)
 app.command("serve")(api_cli.serve)
+app.command("tune")(deep_cli.tune)
+training_cli.train_app.command("lstm")(deep_cli.lstm)
 
 
 @app.callback()
