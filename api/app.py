@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.cpu import cpu_summary
 from api.limits import BodySizeLimit
-from api.metrics import ApiMetrics
+from api.metrics import ApiMetrics, RequestMetrics
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -115,23 +114,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key"],
         )
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        metrics.requests.labels(path, str(response.status_code)).inc()
-        return response
+    app.add_middleware(RequestMetrics, metrics=metrics)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         detail = error.detail
         if error.status_code == 400 and detail == "There was an error parsing the body":
-            detail = "the body is not valid JSON in UTF-8: send {\"text\": \"...\"} as JSON"
+            detail = 'the body is not valid JSON in UTF-8: send {"text": "..."} as JSON'
         return JSONResponse({"detail": detail}, error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -20,10 +20,18 @@ def serve(
     import sys
 
     import uvicorn
+    from pydantic import ValidationError
 
     from api.settings import ApiSettings
 
-    ApiSettings()  # refuse to start on bad settings (e.g. a default key in production)
+    try:
+        ApiSettings()  # refuse to start on bad settings (e.g. a default key in production)
+    except ValidationError as error:
+        # only the messages: the input itself may be a (weak) secret
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            typer.echo(f"error: {where + ': ' if where else ''}{problem['msg']}", err=True)
+        raise typer.Exit(2) from None
     # One JSON line per prediction on stdout, for log shippers and later retraining.
     predictions = logging.getLogger("badbuzz.predictions")
     predictions.addHandler(logging.StreamHandler(sys.stdout))

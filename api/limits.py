@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
+def _message(max_bytes: int) -> str:
+    return f"request body over {max_bytes} bytes: send fewer or shorter texts"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from receive(): an HTTPException, so the framework's body reader passes it on
+    as a 413 instead of calling the body unparseable."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _message(max_bytes))
 
 
 class BodySizeLimit:
@@ -36,7 +45,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -51,9 +60,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body over {self.max_bytes} bytes: send fewer or shorter texts"}
-        ).encode()
+        body = json.dumps({"detail": _message(self.max_bytes)}).encode()
         await send(
             {
                 "type": "http.response.start",

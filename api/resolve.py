@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import ApiSettings
-from training.bundle import BundleError, Manifest, unpack
+from training.bundle import BundleError, Manifest, sha256_file, unpack
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def _local_bundle(settings: ApiSettings, path: Path) -> ResolvedBundle:
     if not path.exists():
         raise ModelUnavailable(f"BADBUZZ_MODEL_BUNDLE={path}: no such file or folder")
     directory = path
-    if path.is_file():
-        directory = settings.cache_dir / "local" / path.name.removesuffix(".tar.gz")
+    if path.is_file():  # keyed by content: a replaced archive is extracted again
+        directory = settings.cache_dir / "local" / sha256_file(path)[:16]
         if not (directory / "manifest.json").is_file():
             unpack(path, directory)
     try:
@@ -61,6 +62,9 @@ def _registry_choice(settings: ApiSettings) -> tuple[str, dict[str, str]]:
     from training.settings import TrainingSettings
     from training.tracking import configure_tracking
 
+    # A registry that is down must not hold start-up for minutes of retries with backoff.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     # the same store training writes to: the server if set, else the embedded one under home
     configure_tracking(
         TrainingSettings(home=settings.home, mlflow_tracking_uri=settings.mlflow_tracking_uri)
@@ -86,8 +90,12 @@ def _download(settings: ApiSettings, version: str) -> Path:
 
     target = _cache_root(settings) / version
     if (target / "manifest.json").is_file():
-        Manifest.read(target).verify(target)
-        return target
+        try:
+            Manifest.read(target).verify(target)
+            return target
+        except BundleError as error:
+            log.warning("cached bundle damaged, downloading it again: %s", error)
+            shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         bundle = download_bundle(f"models:/{settings.model_name}/{version}", Path(tmp))
@@ -109,18 +117,27 @@ def remember_good(settings: ApiSettings, resolved: ResolvedBundle) -> None:
     partial.replace(path)
 
 
-def _last_good(settings: ApiSettings, reason: str) -> ResolvedBundle:
+def last_good(settings: ApiSettings, reason: str) -> ResolvedBundle:
     path = _cache_root(settings) / LAST_GOOD
     if not path.is_file():
-        raise ModelUnavailable(f"registry unreachable ({reason}) and no cached model yet")
+        raise ModelUnavailable(f"{reason}; and no cached model yet")
     record = json.loads(path.read_text())
     directory = Path(record["directory"])
     try:
         Manifest.read(directory).verify(directory)
     except BundleError as error:
-        raise ModelUnavailable(f"registry unreachable ({reason}); cache: {error}") from error
+        raise ModelUnavailable(f"{reason}; and the cached model is unusable: {error}") from error
     return ResolvedBundle(
         directory, record["name"], record["version"], record["tags"], True, reason
+    )
+
+
+def _registry_answered(error: Exception) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(error, MlflowException) and error.error_code in (
+        "RESOURCE_DOES_NOT_EXIST",
+        "INVALID_PARAMETER_VALUE",
     )
 
 
@@ -134,8 +151,12 @@ def resolve_bundle(settings: ApiSettings) -> ResolvedBundle:
     except (BundleError, LookupError) as error:
         # the registry answered, but has nothing servable: say so, but keep any cache
         log.warning("registry has no servable model: %s", error)
-        return _last_good(settings, str(error))
-    except Exception as error:  # connection refused, timeouts, S3 errors: the registry is down
+        return last_good(settings, str(error))
+    except Exception as error:
+        if _registry_answered(error):  # e.g. no such alias: nothing servable, not "down"
+            log.warning("registry has no servable model: %s", error)
+            return last_good(settings, str(error))
+        # connection refused, timeouts, S3 errors: the registry is down
         log.warning("model registry unreachable: %s", error)
-        return _last_good(settings, f"{type(error).__name__}: {error}")
+        return last_good(settings, f"registry unreachable: {type(error).__name__}: {error}")
     return ResolvedBundle(directory, settings.model_name, version, tags)

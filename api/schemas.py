@@ -13,6 +13,8 @@ MAX_BATCH = 1_000
 def _not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("text is empty or only whitespace: send the tweet's words")
+    if "\x00" in text:  # no tweet holds one, and PostgreSQL text columns refuse it
+        raise ValueError("text contains a NUL character (\\u0000): remove it")
     return text
 
 

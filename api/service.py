@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from api.resolve import ModelUnavailable, ResolvedBundle, remember_good, resolve_bundle
+from api.resolve import (
+    ModelUnavailable,
+    ResolvedBundle,
+    last_good,
+    remember_good,
+    resolve_bundle,
+)
 from api.settings import ApiSettings
 from training.bundle import BundleError, ModelBundle
 
@@ -81,14 +87,17 @@ class ModelService:
                 self.current = ServedModel(current.bundle, resolved, current.loaded_at)
                 return ReloadResult(False, resolved.version, "already serving this version")
             try:
-                bundle = ModelBundle.load(resolved.directory)
-                smoke_test(bundle)
+                bundle = self._load(resolved)
             except Exception as error:  # any failure of a new model leaves the old one serving
                 message = f"version {resolved.version} failed to load: {error}"
-                if self.current is None:
-                    self.not_ready_reason = message
                 log.error(message)
-                return ReloadResult(False, self._version, message)
+                if self.current is not None:
+                    return ReloadResult(False, self._version, message)
+                fallback = self._last_good_instead(resolved, message)
+                if fallback is None:
+                    self.not_ready_reason = message
+                    return ReloadResult(False, None, message)
+                resolved, bundle = fallback
             self.current = ServedModel(bundle, resolved)
             if not resolved.stale:
                 remember_good(self.settings, resolved)
@@ -100,6 +109,28 @@ class ModelService:
                 f" (stale: {resolved.stale_reason})" if resolved.stale else "",
             )
             return ReloadResult(True, resolved.version, f"now serving version {resolved.version}")
+
+    @staticmethod
+    def _load(resolved: ResolvedBundle) -> ModelBundle:
+        bundle = ModelBundle.load(resolved.directory)
+        smoke_test(bundle)
+        return bundle
+
+    def _last_good_instead(
+        self, failed: ResolvedBundle, reason: str
+    ) -> tuple[ResolvedBundle, ModelBundle] | None:
+        """At start-up, a champion that does not load gives way to the last good cached one."""
+        try:
+            resolved = last_good(self.settings, reason)
+        except ModelUnavailable:
+            return None
+        if resolved.directory == failed.directory:
+            return None
+        try:
+            return resolved, self._load(resolved)
+        except Exception as error:
+            log.error("the last good cached model does not load either: %s", error)
+            return None
 
     @property
     def _version(self) -> str | None:

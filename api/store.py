@@ -101,9 +101,21 @@ class FeedbackStore:
                     rows.append(self._queue.get_nowait().__dict__)
                 except queue.Empty:
                     break
-            if rows:
+            if not rows:
+                return 0
+            try:
                 with self.engine.begin() as connection:
                     connection.execute(insert(predictions), rows)
+            except Exception:  # one bad row must not cost the others: retry them one by one
+                log.warning(
+                    "batch insert of %d predictions failed; inserting one by one", len(rows)
+                )
+                for row in rows:
+                    try:
+                        with self.engine.begin() as connection:
+                            connection.execute(insert(predictions), [row])
+                    except Exception:
+                        log.exception("could not store prediction %s", row["id"])
             return len(rows)
 
     def _write_loop(self, every_s: float) -> None:

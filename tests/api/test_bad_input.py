@@ -131,15 +131,6 @@ def test_batch_body_over_the_limit_is_413(client: httpx.Client) -> None:
     assert response.status_code == 413, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/limits.py:39 raises BodyTooLarge from receive(); FastAPI's body reader "
-        "(fastapi/routing.py, `except Exception`) turns it into HTTPException(400, 'There was "
-        "an error parsing the body'), which api/app.py:133 rewrites to 'not valid JSON in "
-        "UTF-8': a chunked body over the limit gets 400 with a wrong message instead of 413"
-    ),
-)
 def test_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"text": "'

@@ -185,18 +185,6 @@ def test_no_registry_and_no_cache_starts_but_is_not_ready(offline: dict[str, Api
     assert "no cached model" in predicted.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/app.py lifespan calls service.reload() synchronously, and api/resolve.py asks the "
-        "registry with MLflow's default HTTP retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES=7, backoff "
-        "factor 2): with the server down, startup blocks ~4 minutes (measured 254 s) before "
-        "falling back to the cache, and uvicorn answers nothing, not even /health/live, until "
-        "then. Fix: bound the registry calls (e.g. set MLFLOW_HTTP_REQUEST_MAX_RETRIES/TIMEOUT "
-        "low for the API, or a settings timeout) and/or load the model in the background so "
-        "/health/live answers at once"
-    ),
-)
 def test_with_default_mlflow_retries_a_dead_registry_still_gives_a_fast_start(
     offline: dict[str, Api],
 ) -> None:

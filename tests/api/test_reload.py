@@ -238,16 +238,6 @@ def restarts(
         stop_all(started.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/service.py ModelService.reload: at startup, when the resolved version downloads "
-        "but fails to load/smoke-test, current stays None and the API is not ready, although "
-        "last_good.json names a cached version that served until the restart. Fix: on a load "
-        "failure with nothing serving, fall back to resolve._last_good (stale, with the load "
-        "error as stale_reason)"
-    ),
-)
 def test_a_restart_with_a_broken_champion_serves_the_last_good_version(
     restarts: dict[str, Api], registry: Registry
 ) -> None:
@@ -257,16 +247,6 @@ def test_a_restart_with_a_broken_champion_serves_the_last_good_version(
     assert response.json()["stale"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/resolve.py _download: a cached bundle that fails Manifest.verify raises BundleError "
-        "instead of being deleted and downloaded again; resolve_bundle then falls back to "
-        "last_good.json (the same damaged folder) and the API stays unready ('registry "
-        "unreachable ... does not match its manifest hash') while the registry is up. Fix: on a "
-        "verify failure of a cached version, rmtree it and re-download"
-    ),
-)
 def test_a_damaged_cache_entry_is_downloaded_again(
     restarts: dict[str, Api], registry: Registry
 ) -> None:
