@@ -17,7 +17,6 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.cpu import cpu_summary
 from api.limits import BodySizeLimit
 from api.metrics import ApiMetrics, RequestMetrics
 from api.schemas import (
@@ -34,6 +33,7 @@ from api.schemas import (
 from api.service import ModelService, ServedModel
 from api.settings import ApiSettings
 from api.store import FeedbackStore, Prediction, new_id, utcnow
+from ops.cpu import cpu_summary
 
 log = logging.getLogger(__name__)
 prediction_log = logging.getLogger("badbuzz.predictions")
