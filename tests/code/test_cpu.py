@@ -13,4 +13,4 @@ def test_reads_this_machines_flags() -> None:
     assert "sse2" in flags  # every x86-64 CPU has it
     summary = cpu_summary()
     assert summary["machine"] == "x86_64"
-    assert summary["tensorflow_can_run"] == ("avx" in flags)
+    assert summary["tensorflow_can_run"] == ("avx" in flags)  # x86: needs AVX

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ops.cpu import cpu_summary
 from training.bundle import BundleError, Manifest
 from training.text import NormalizationConfig
 from training.tokenizer import Tokenizer
@@ -44,6 +45,11 @@ def interpreter_class() -> tuple[Any, str]:
         return Interpreter, "tflite_runtime"
     except ImportError:
         pass
+    if not cpu_summary()["tensorflow_can_run"]:  # checked before TensorFlow is ever imported
+        raise BundleError(
+            "a tflite bundle needs ai-edge-litert (pip install ai-edge-litert) or tflite-runtime "
+            "here: TensorFlow's wheels need AVX, which this CPU lacks"
+        )
     try:
         import tensorflow as tf
     except ImportError as error:
