@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -12,7 +13,7 @@ NAME = "tweet-sentiment"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> MlflowClient:
+def client(tmp_path: Path) -> Iterator[MlflowClient]:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -26,7 +27,9 @@ def client(tmp_path: Path) -> MlflowClient:
         {"embedding_type": "tfidf"},
     ):
         client.create_model_version(NAME, source=str(tmp_path), tags=tags)
-    return client
+    yield client
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 def test_ranking_by_metric_with_recall_floor_and_filter(client: MlflowClient) -> None:

@@ -136,8 +136,10 @@ def in_process_tracking(
             monkeypatch.delenv(key)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server.uri)
     mlflow.set_tracking_uri(tracking_server.uri)
+    mlflow.set_registry_uri(tracking_server.uri)  # other tests may have left theirs set
     yield tracking_server.uri
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 def test_champion_loads_as_pyfunc_without_s3_credentials(
