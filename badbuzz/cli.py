@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 
 from api import cli as api_cli
 from training import cli as training_cli
-from training import deep_cli
+from training import deep_cli, transformer_cli
 
 app = typer.Typer(
     help="badbuzz: train, track, promote and serve tweet-sentiment models.",
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(training_cli.data_app, name="data")
+training_cli.train_app.command("transformer")(transformer_cli.transformer)
 app.add_typer(training_cli.train_app, name="train")
 app.command("evaluate")(training_cli.evaluate)
 app.command("promote")(training_cli.promote)
