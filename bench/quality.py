@@ -1,10 +1,11 @@
-"""Quality of every baseline, trained on the shared Sentiment140 subset, in one table:
-held-out split and the 359-tweet manual test set (goal: best classical >= 0.82 accuracy).
+"""Quality of every model family, trained on the shared Sentiment140 subset, in one table:
+held-out split and the 359-tweet manual test set (goals: best classical and best LSTM/BiLSTM
+>= 0.82 accuracy).
 
 Runs go to a throw-away embedded MLflow store unless BADBUZZ_HOME / MLFLOW_TRACKING_URI
 say otherwise.
 
-    python bench/quality.py [--models nb,logreg,...] [--sample N]
+    python bench/quality.py [--models nb,logreg,...] [--networks lstm,bilstm] [--sample N]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from training.tracking import configure_tracking
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--networks", default="lstm,bilstm", help="'' to skip the networks")
     parser.add_argument("--sample", type=int, default=None)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
@@ -37,6 +39,12 @@ def main() -> None:
         data = prepare_data(settings, None, None, args.sample, args.seed)
         config = TrainConfig(models=tuple(args.models.split(",")), seed=args.seed, register=False)
         results = train_models(config, data, settings, target)
+        if args.networks:
+            from training.deep import DeepConfig, train_networks
+
+            architectures = tuple(args.networks.split(","))
+            deep = DeepConfig(architectures=architectures, seed=args.seed, register=False)  # type: ignore[arg-type]
+            results += train_networks(deep, data, settings, target)
 
     print(
         f"\nTrained on {len(data.split.train):,} tweets of {data.source}; "
