@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The Sentiment140 files; override with a path of your own or set BADBUZZ_SENTIMENT140.
-SENTIMENT140 ?= ../shared/data/sentiment140
+SENTIMENT140 ?= $(abspath ../shared/data/sentiment140)
 export BADBUZZ_SENTIMENT140 ?= $(SENTIMENT140)
 DEMO_HOME ?= .badbuzz-demo
 DEMO_PORT ?= 8000

@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def shared_sentiment140() -> Path:
     configured = os.environ.get("BADBUZZ_SENTIMENT140")
-    return Path(configured) if configured else REPO.parent / "shared" / "data" / "sentiment140"
+    return (
+        Path(configured).resolve()
+        if configured
+        else REPO.parent / "shared" / "data" / "sentiment140"
+    )
 
 
 @pytest.fixture(scope="session")
