@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,15 @@ def sentiment140_dir() -> Path:
     if not (folder / "sample_train.csv.gz").is_file():
         pytest.skip(f"shared Sentiment140 data not found in {folder}")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_uri_leaks() -> Iterator[None]:
+    """MLflow keeps its tracking and registry URIs in process globals: reset them after each
+    test that imported it, so no test reads another's store."""
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]

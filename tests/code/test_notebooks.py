@@ -57,7 +57,8 @@ def run_notebook(name: str, parameters: dict[str, Any], cwd: Path) -> nbformat.N
 
 
 def registered_versions(home: Path) -> list[Any]:
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions("name='tweet-sentiment'")
     for version in versions:
         assert client.get_run(version.run_id).info.status == "FINISHED"
