@@ -41,6 +41,9 @@ SampleOption = Annotated[
     typer.Option("--sample", min=100, help="Use a stratified sample of N tweets."),
 ]
 SeedOption = Annotated[int, typer.Option(help="Seed for sampling, splits and models.")]
+RegisterOption = Annotated[
+    bool, typer.Option(help="Register each model as a version of the registered model.")
+]
 MetricOption = Annotated[
     str,
     typer.Option(
@@ -134,9 +137,7 @@ def baseline(
     manual: ManualOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
-    register: Annotated[
-        bool, typer.Option(help="Register each model as a version of the registered model.")
-    ] = True,
+    register: RegisterOption = True,
 ) -> None:
     """Train classical and lexicon baselines; evaluate each on the held-out split and the
     manual test set; log and register them in MLflow."""

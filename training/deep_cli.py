@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from training.cli import DataOption, ManualOption, SampleOption, SeedOption, console
+from training.cli import DataOption, ManualOption, RegisterOption, SampleOption, SeedOption, console
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -163,9 +163,7 @@ def lstm(
     manual: ManualOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
-    register: Annotated[
-        bool, typer.Option(help="Register each model as a version of the registered model.")
-    ] = True,
+    register: RegisterOption = True,
 ) -> None:
     """Word2Vec or GloVe vectors + dense/LSTM/BiLSTM networks: early stopping, curves and the
     Keras model logged to MLflow, exported to TFLite (checked against Keras), evaluated on
