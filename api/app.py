@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import secrets
@@ -17,6 +18,7 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.batching import DynamicBatcher
 from api.limits import BodySizeLimit
 from api.metrics import ApiMetrics, RequestMetrics
 from api.schemas import (
@@ -24,7 +26,6 @@ from api.schemas import (
     BatchResponse,
     FeedbackRequest,
     FeedbackResponse,
-    ModelRef,
     PredictRequest,
     PredictResponse,
     Readiness,
@@ -40,7 +41,7 @@ prediction_log = logging.getLogger("badbuzz.predictions")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def served_model(request: Request) -> ServedModel:
+async def served_model(request: Request) -> ServedModel:
     service: ModelService = request.app.state.service
     current = service.current
     if current is None:
@@ -50,7 +51,9 @@ def served_model(request: Request) -> ServedModel:
     return current
 
 
-def require_key(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> None:
+async def require_key(
+    request: Request, key: Annotated[str | None, Security(api_key_header)]
+) -> None:
     settings: ApiSettings = request.app.state.settings
     if settings.api_key is None:
         return
@@ -67,12 +70,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = ModelService(settings)
     metrics = ApiMetrics()
+    batcher = DynamicBatcher(settings.dynamic_batch_max, metrics.batch_size.observe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home_dir.mkdir(parents=True, exist_ok=True)
         app.state.store = FeedbackStore(settings.resolved_database_url)
         _publish_model(service.reload().version)
+        # what start-up built lives as long as the process: keep the collector off it
+        gc.collect()
+        gc.freeze()
+        batcher.start()
         scheduler = None
         if settings.reload_interval_s > 0 and settings.model_bundle is None:
             from apscheduler.schedulers.background import BackgroundScheduler
@@ -88,6 +96,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             )
             scheduler.start()
         yield
+        await batcher.stop()
         if scheduler:
             scheduler.shutdown(wait=False)
         app.state.store.close()
@@ -102,6 +111,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1",
         description="Tweet sentiment for airlines: predictions, feedback, model card.",
         lifespan=lifespan,
+        # Prometheus /metrics is the telemetry here; FastAPI's OpenTelemetry hooks would
+        # otherwise switch on for MLflow's tracer provider and cost every request a span.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.service = service
@@ -132,51 +144,58 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         ]
         return JSONResponse(status_code=422, content={"detail": details})
 
-    def respond(model: ServedModel, texts: list[str]) -> list[PredictResponse]:
-        p_positive = model.predict_proba(texts)
-        ref = ModelRef(**model.card)
+    def respond(
+        model: ServedModel, texts: list[str], p_positive: list[float]
+    ) -> list[PredictResponse]:
+        ref = model.ref
         store: FeedbackStore = app.state.store
+        log_each = prediction_log.isEnabledFor(logging.INFO)
         results = []
         for text, p in zip(texts, p_positive, strict=True):
-            label = model.label(float(p))
-            prediction = Prediction(
-                new_id(), text, label, float(p), ref.name, ref.version, utcnow()
-            )
+            label = model.label(p)
+            prediction = Prediction(new_id(), text, label, p, ref.name, ref.version, utcnow())
             metrics.predictions.labels(label).inc()
-            prediction_log.info(
-                json.dumps(
-                    {
-                        "prediction_id": prediction.id,
-                        "text": text,
-                        "label": label,
-                        "probability_positive": prediction.probability_positive,
-                        "model_version": ref.version,
-                        "time": prediction.created_at.isoformat(),
-                    },
-                    ensure_ascii=False,
+            if log_each:
+                prediction_log.info(
+                    json.dumps(
+                        {
+                            "prediction_id": prediction.id,
+                            "text": text,
+                            "label": label,
+                            "probability_positive": p,
+                            "model_version": ref.version,
+                            "time": prediction.created_at.isoformat(),
+                        },
+                        ensure_ascii=False,
+                    )
                 )
-            )
             if settings.log_predictions:
                 store.queue_prediction(prediction)
             results.append(
                 PredictResponse(
                     label=label,  # type: ignore[arg-type]
-                    probability_positive=prediction.probability_positive,
+                    probability_positive=p,
                     model=ref,
                     prediction_id=prediction.id,
                 )
             )
         return results
 
+    def json_response(body: PredictResponse | BatchResponse) -> Response:
+        # already validated: skip FastAPI's second validation and encoding pass
+        return Response(body.model_dump_json(), media_type="application/json")
+
     @app.post("/predict", response_model=PredictResponse, tags=["predict"])
-    async def predict(body: PredictRequest, model: ModelDep) -> PredictResponse:
-        """Score one tweet."""
-        return respond(model, [body.text])[0]
+    async def predict(body: PredictRequest, model: ModelDep) -> Response:
+        """Score one tweet (requests that arrive together are scored as one batch)."""
+        p_positive = await batcher.predict(model, body.text)
+        return json_response(respond(model, [body.text], [p_positive])[0])
 
     @app.post("/predict/batch", response_model=BatchResponse, tags=["predict"])
-    def predict_batch(body: BatchRequest, model: ModelDep) -> BatchResponse:
+    def predict_batch(body: BatchRequest, model: ModelDep) -> Response:
         """Score up to 1,000 tweets as one batch; results come back in the same order."""
-        return BatchResponse(predictions=respond(model, body.texts))
+        p_positive = model.predict_proba(body.texts).tolist()
+        return json_response(BatchResponse(predictions=respond(model, body.texts, p_positive)))
 
     @app.post(
         "/feedback",
@@ -217,7 +236,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             return Readiness(ready=False, reason=service.not_ready_reason)
         return Readiness(
             ready=True,
-            model=ModelRef(**current.card),
+            model=current.ref,
             stale=current.source.stale,
             stale_reason=current.source.stale_reason or None,
         )

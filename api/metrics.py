@@ -24,6 +24,12 @@ class ApiMetrics:
         self.predictions = Counter(
             "badbuzz_predictions", "Predictions by label.", ["label"], registry=self.registry
         )
+        self.batch_size = Histogram(
+            "badbuzz_predict_batch_size",
+            "Single-tweet requests scored together by the dynamic batcher.",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.feedback = Counter(
             "badbuzz_feedback", "User feedback by verdict.", ["correct"], registry=self.registry
         )

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from api.resolve import (
     remember_good,
     resolve_bundle,
 )
+from api.schemas import ModelRef
 from api.settings import ApiSettings
 from training.bundle import BundleError, ModelBundle
 
@@ -34,7 +36,7 @@ class ServedModel:
     source: ResolvedBundle
     loaded_at: float = field(default_factory=time.time)
 
-    @property
+    @cached_property
     def card(self) -> dict[str, Any]:
         meta = self.bundle.metadata
         return {
@@ -43,6 +45,10 @@ class ServedModel:
             "embedding_type": meta.get("embedding_type", self.source.tags.get("embedding_type")),
             "model_family": meta.get("model_family", self.source.tags.get("model_family")),
         }
+
+    @cached_property
+    def ref(self) -> ModelRef:
+        return ModelRef(**self.card)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.bundle.predict_proba(texts)

@@ -39,6 +39,9 @@ class ApiSettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 1_048_576
     reload_interval_s: float = Field(default=300, description="Registry check period; 0: off.")
+    dynamic_batch_max: int = Field(
+        default=64, ge=1, description="Most waiting /predict requests scored together; 1: off."
+    )
     log_predictions: bool = Field(default=True, description="Store every prediction.")
 
     @model_validator(mode="after")

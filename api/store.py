@@ -78,7 +78,7 @@ class Prediction:
 
 
 class FeedbackStore:
-    def __init__(self, url: str, flush_every_s: float = 0.5) -> None:
+    def __init__(self, url: str, flush_every_s: float = 0.1) -> None:
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         metadata.create_all(self.engine)
         self._queue: queue.Queue[Prediction] = queue.Queue()

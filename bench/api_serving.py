@@ -11,7 +11,8 @@ It trains `logreg` with the CLI on a stratified --sample of the shared Sentiment
    separate process; ratios badbuzz/mlflow (goals: >= 5x throughput, <= 1/5 p50);
 2. /predict at a fixed --rate (open loop, latency counted from each request's scheduled time,
    so queueing shows) for --rate-seconds, from a separate Python process;
-3. /predict/batch of 1,000 tweets: median of --batch-calls calls (goal < 200 ms);
+3. /predict/batch of 1,000 tweets: median of --batch-calls calls (goal < 200 ms), and the
+   bundle's own cost per tweet in batches of 1, 8 and 64 (what dynamic batching saves);
 4. RSS of the serving process after warm-up, and cold start (process start to
    /health/ready 200) from a cached bundle (goals: <= 250 MB for a TFLite bundle with no
    TensorFlow loaded, <= 3 s).
@@ -391,6 +392,7 @@ class Report:
     batch_ms: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, str] = field(default_factory=dict)
     cold: dict[str, list[float]] = field(default_factory=dict)
+    model_ms: dict[int, float] = field(default_factory=dict)  # per tweet, by batch size
     notes: list[str] = field(default_factory=list)
 
 
@@ -577,6 +579,7 @@ def measure(args: argparse.Namespace, tmp: Path, report: Report) -> None:
 
     # 4. cold start and memory from a cached bundle
     cached = home / "model-cache" / MODEL / "1"
+    report.model_ms = model_call_costs(cached, tweets)
     report.cold["badbuzz, registry + warm cache (sklearn)"] = cold_start(
         lambda i: badbuzz_service(f"cold-registry-{i}", home, tmp, registry), args.cold_starts
     )
@@ -606,6 +609,24 @@ def measure(args: argparse.Namespace, tmp: Path, report: Report) -> None:
                 args.cold_starts,
             )
             measure_bundle_rss(report, "tflite", tfl, tmp, tweets)
+
+
+def model_call_costs(bundle_dir: Path, tweets: list[str], calls: int = 300) -> dict[int, float]:
+    """Median ms per tweet of the bundle's own predict_proba, by batch size: what the API's
+    dynamic batching saves per request."""
+    from training.bundle import ModelBundle
+
+    bundle = ModelBundle.load(bundle_dir)
+    costs = {}
+    for size in (1, 8, 64):
+        times = []
+        for i in range(calls):
+            batch = [tweets[(i * size + j) % len(tweets)] for j in range(size)]
+            started = time.perf_counter()
+            bundle.predict_proba(batch)
+            times.append((time.perf_counter() - started) * 1000 / size)
+        costs[size] = statistics.median(times)
+    return costs
 
 
 def measure_bundle_rss(
@@ -679,6 +700,9 @@ def print_report(args: argparse.Namespace, report: Report, seconds: float) -> No
                 f"   {name:<28} median {statistics.median(times):7.1f} ms, "
                 f"min {min(times):7.1f}, max {max(times):7.1f} ({len(times)} calls)"
             )
+    if report.model_ms:
+        print("\n   The model alone (bundle predict_proba, in this process), ms per tweet:")
+        print("   " + ", ".join(f"batch of {n}: {ms:.3f}" for n, ms in report.model_ms.items()))
     print("\n4. Memory after warm-up (RSS of the process tree; goal <= 250 MB, TFLite bundle)")
     for name, text in report.rss.items():
         print(f"   {name:<48} {text}")

@@ -1,0 +1,120 @@
+"""The dynamic batcher: requests waiting together are scored in one call, each gets its own
+score back, a lone request is not held back, and batches never mix two models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from api.batching import DynamicBatcher
+from api.resolve import ResolvedBundle
+from api.service import ServedModel
+
+
+class LengthModel:
+    """Scores a text by its length (so every text has its own, checkable score) and records
+    the size of every call."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[int] = []
+        self.fail = fail
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        if self.fail:
+            raise ValueError("model exploded")
+        return np.array([len(t) / 1000 for t in texts])
+
+
+def served(model: LengthModel, version: str = "1") -> ServedModel:
+    source = ResolvedBundle(Path("/nowhere"), "tweet-sentiment", version)
+    return ServedModel(model, source)  # type: ignore[arg-type]
+
+
+async def with_batcher(max_batch: int, work: Any) -> Any:
+    batcher = DynamicBatcher(max_batch)
+    batcher.start()
+    try:
+        return await work(batcher)
+    finally:
+        await batcher.stop()
+
+
+def texts(n: int) -> list[str]:
+    return ["x" * (i + 1) for i in range(n)]
+
+
+def test_concurrent_requests_are_scored_together_each_getting_its_own_score() -> None:
+    model = LengthModel()
+    current = served(model)
+
+    async def work(batcher: DynamicBatcher) -> list[float]:
+        return await asyncio.gather(*(batcher.predict(current, t) for t in texts(40)))
+
+    scores = asyncio.run(with_batcher(16, work))
+    assert scores == [len(t) / 1000 for t in texts(40)]
+    assert sum(model.calls) == 40
+    assert max(model.calls) == 16, "batches fill up to max_batch"
+    assert len(model.calls) == 3
+
+
+def test_a_lone_request_is_scored_at_once() -> None:
+    model = LengthModel()
+    current = served(model)
+
+    async def work(batcher: DynamicBatcher) -> list[float]:
+        return [await batcher.predict(current, t) for t in texts(3)]
+
+    assert asyncio.run(with_batcher(16, work)) == [0.001, 0.002, 0.003]
+    assert model.calls == [1, 1, 1]
+
+
+def test_a_batch_holds_one_model_only() -> None:
+    old, new = LengthModel(), LengthModel()
+    before, after = served(old, "1"), served(new, "2")
+
+    async def work(batcher: DynamicBatcher) -> list[float]:
+        mixed = [(before if i % 2 else after, t) for i, t in enumerate(texts(10))]
+        return await asyncio.gather(*(batcher.predict(m, t) for m, t in mixed))
+
+    scores = asyncio.run(with_batcher(64, work))
+    assert scores == [len(t) / 1000 for t in texts(10)]
+    assert sum(old.calls) == 5 and sum(new.calls) == 5
+
+
+def test_a_failing_model_fails_its_requests_not_the_batcher() -> None:
+    broken, healthy = LengthModel(fail=True), LengthModel()
+
+    async def work(batcher: DynamicBatcher) -> tuple[list[Any], float]:
+        failed = await asyncio.gather(
+            *(batcher.predict(served(broken), t) for t in texts(3)), return_exceptions=True
+        )
+        return failed, await batcher.predict(served(healthy), "fine")
+
+    failed, after = asyncio.run(with_batcher(8, work))
+    assert all(isinstance(e, ValueError) and "exploded" in str(e) for e in failed)
+    assert after == pytest.approx(0.004)
+
+
+def test_a_cancelled_request_is_not_scored() -> None:
+    model = LengthModel()
+    current = served(model)
+
+    async def work(batcher: DynamicBatcher) -> float:
+        gone = asyncio.ensure_future(batcher.predict(current, "client went away"))
+        await asyncio.sleep(0)  # queued, not yet scored
+        gone.cancel()
+        return await batcher.predict(current, "abc")
+
+    assert asyncio.run(with_batcher(8, work)) == pytest.approx(0.003)
+    assert sum(model.calls) == 1
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        DynamicBatcher(0)
