@@ -505,7 +505,11 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, tmp: Path, report: Report) -> None:
     home = tmp / "home"
-    data = os.environ.get("BADBUZZ_SENTIMENT140") or str(ROOT.parent / "shared/data/sentiment140")
+    data = str(
+        Path(
+            os.environ.get("BADBUZZ_SENTIMENT140") or ROOT.parent / "shared/data/sentiment140"
+        ).resolve()
+    )
     os.environ["BADBUZZ_SENTIMENT140"] = data
     cli_env = clean_env({"BADBUZZ_HOME": str(home), "BADBUZZ_SENTIMENT140": data})
     sample = ["--sample", str(args.sample)] if args.sample else []
