@@ -30,6 +30,7 @@ DEFAULT_LABELS = {"0": "negative", "1": "positive"}
 RUNTIME_MODULES = {
     "sklearn": "training.runtimes.sklearn_pipeline",
     "tflite": "training.runtimes.tflite",
+    "keras": "training.runtimes.keras_bundle",
     "onnx": "training.runtimes.onnx",
 }
 

@@ -25,6 +25,7 @@ from training.embeddings import (
 )
 from training.networks import Architecture, NetworkConfig, build_network
 from training.runs import TrainedModel, model_run, record
+from training.runtimes import keras_bundle
 from training.runtimes.tflite import ParityError, check_parity, export_tflite, write_bundle
 from training.settings import TrainingSettings
 from training.text import NormalizationConfig
@@ -55,6 +56,8 @@ class DeepConfig:
     threshold: float = 0.5
     parity_rows: int = 300
     parity_tolerance: float = 1e-4
+    # "tflite": convert and check here; "keras": ship model.keras, converted where it is served
+    bundle_format: Literal["tflite", "keras"] = "tflite"
     seed: int = 42
     register: bool = True
     progress_bar: bool = False  # Keras' per-batch bar; epochs are logged either way
@@ -217,6 +220,17 @@ def train_network(
             if config.embedding == "word2vec":
                 vectors_file = inputs.vectors.save_text(Path(tmp) / "word2vec.txt.gz")
                 mlflow.log_artifact(str(vectors_file), artifact_path="embeddings")
+            metadata = {"architecture": architecture, "embedding_dim": inputs.vectors.dim}
+            if config.bundle_format == "keras":
+                bundle_dir = keras_bundle.write_bundle(
+                    Path(tmp) / "bundle",
+                    model,
+                    inputs.tokenizer,
+                    config.normalization,
+                    config.threshold,
+                    metadata,
+                )
+                return record(run, bundle_dir, settings, config.register)
             content = export_tflite(model, inputs.tokenizer.max_len)
             try:
                 difference = check_parity(
@@ -233,7 +247,7 @@ def train_network(
                 inputs.tokenizer,
                 config.normalization,
                 config.threshold,
-                {"architecture": architecture, "embedding_dim": inputs.vectors.dim},
+                metadata,
             )
             return record(run, bundle_dir, settings, config.register)
 

@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -163,6 +163,13 @@ def lstm(
     manual: ManualOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
+    bundle_format: Annotated[
+        Literal["tflite", "keras"],
+        typer.Option(
+            help="tflite: convert and check here; keras: the bundle carries model.keras and "
+            "is converted (once, cached) where it is served, if TensorFlow runs there.",
+        ),
+    ] = "tflite",
     register: RegisterOption = True,
 ) -> None:
     """Word2Vec or GloVe vectors + dense/LSTM/BiLSTM networks: early stopping, curves and the
@@ -205,6 +212,7 @@ def lstm(
         patience=patience,
         seed=seed,
         register=register,
+        bundle_format=bundle_format,
         progress_bar=sys.stdout.isatty(),
     )
     settings = TrainingSettings()

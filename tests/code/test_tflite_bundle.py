@@ -1,6 +1,8 @@
 """The Keras path end to end on real tweets: a tiny BiLSTM exported to a builtins-only
 TFLite flatbuffer, checked against Keras, and scored through the bundle without TensorFlow;
-then one `badbuzz train lstm` run into an embedded MLflow store."""
+a Keras-only bundle converted on first load (in a child process, cached) or refused with a
+clear message where TensorFlow is missing; then one `badbuzz train lstm` run into an
+embedded MLflow store."""
 
 from __future__ import annotations
 
@@ -13,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tests.conftest import REPO, shared_sentiment140
+from tests.networks import MAX_LEN, tiny_bilstm
 from training.bundle import MANIFEST, ModelBundle
-from training.data import read_sentiment140
-from training.split import stratified_sample
 from training.text import NormalizationConfig, normalize_many
 from training.tokenizer import PAD_ID, Tokenizer
 
@@ -29,14 +29,6 @@ RAW = [
     "ok",
     "...",  # normalises to nothing: every id is padding
 ]
-MAX_LEN = 24
-
-
-def real_tweets(n: int, seed: int = 0) -> pd.DataFrame:
-    path = shared_sentiment140() / "sample_train.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"shared Sentiment140 data not found at {path}")
-    return stratified_sample(read_sentiment140(path), n, seed)
 
 
 @dataclass
@@ -50,30 +42,19 @@ class Exported:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    from training.embeddings import WordVectors, embedding_matrix
-    from training.networks import NetworkConfig, build_network
     from training.runtimes.tflite import export_tflite, write_bundle
 
-    tweets = real_tweets(240)
-    texts = normalize_many(tweets["text"])
-    tokenizer = Tokenizer.build(texts, MAX_LEN, min_count=1)
-    matrix = embedding_matrix(tokenizer, WordVectors({}, 16, "random"), seed=0)
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = build_network(NetworkConfig("bilstm", units=8), matrix, MAX_LEN)
-    ids = tokenizer.encode(texts)
-    model.fit(ids, tweets["label"].to_numpy(), epochs=1, batch_size=32, verbose=0)
-    content = export_tflite(model, MAX_LEN)
+    network = tiny_bilstm()
+    content = export_tflite(network.model, MAX_LEN)
     bundle_dir = write_bundle(
         tmp_path_factory.mktemp("tflite") / "bundle",
         content,
-        tokenizer,
+        network.tokenizer,
         NormalizationConfig(),
         0.5,
         {"model_family": "bilstm"},
     )
-    return Exported(model, tokenizer, content, ids, bundle_dir)
+    return Exported(network.model, network.tokenizer, content, network.ids, bundle_dir)
 
 
 def test_conversion_uses_builtin_ops_only(exported: Exported) -> None:
@@ -139,6 +120,82 @@ def test_scoring_a_bundle_never_imports_tensorflow(exported: Exported) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ai_edge_litert"
+
+
+def load_in_child(bundle_dir: Path, home: Path, block_tensorflow: bool = False) -> dict[str, Any]:
+    """Load and score a bundle in a fresh interpreter with BADBUZZ_HOME=home; report its
+    runtime, scores, and whether TensorFlow entered that process."""
+    script = (
+        "import importlib.abc, json, sys\n"
+        "class NoTensorFlow(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'tensorflow': raise ModuleNotFoundError(name)\n"
+        f"if {block_tensorflow}: sys.meta_path.insert(0, NoTensorFlow())\n"
+        "from pathlib import Path\n"
+        "from training.bundle import BundleError, ModelBundle\n"
+        "try:\n"
+        f"    b = ModelBundle.load(Path({str(bundle_dir)!r}))\n"
+        "except BundleError as error:\n"
+        "    print(json.dumps({'error': str(error)})); sys.exit(0)\n"
+        f"p = b.predict_proba({RAW!r}).tolist()\n"
+        "print(json.dumps({'runtime': b.scorer.runtime, 'p': p,\n"
+        "                  'tensorflow': 'tensorflow' in sys.modules}))\n"
+    )
+    env = {**os.environ, "BADBUZZ_HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
+
+
+@pytest.fixture(scope="module")
+def keras_bundle(exported: Exported, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.runtimes.keras_bundle import write_bundle
+
+    return write_bundle(
+        tmp_path_factory.mktemp("keras") / "bundle",
+        exported.model,
+        exported.tokenizer,
+        NormalizationConfig(),
+        0.5,
+        {"model_family": "bilstm"},
+    )
+
+
+def test_a_keras_only_bundle_is_converted_once_and_scores_like_keras(
+    exported: Exported, keras_bundle: Path, tmp_path: Path
+) -> None:
+    from training.bundle import Manifest
+
+    assert not (keras_bundle / "model.tflite").exists()
+    first = load_in_child(keras_bundle, tmp_path)
+    assert first["runtime"] == "ai_edge_litert"
+    assert first["tensorflow"] is False, "the conversion runs in a child process"
+    ids = exported.tokenizer.encode(normalize_many(RAW))
+    keras_p = exported.model.predict(ids, verbose=0)[:, 0]
+    np.testing.assert_allclose(first["p"], keras_p, rtol=0, atol=1e-5)
+
+    sha = Manifest.read(keras_bundle).files["model.keras"]
+    converted = tmp_path / "model-cache" / "tflite-from-keras" / f"{sha}.tflite"
+    assert converted.is_file()
+    written = converted.stat().st_mtime_ns
+    again = load_in_child(keras_bundle, tmp_path, block_tensorflow=True)
+    assert again["p"] == first["p"], "the cached flatbuffer serves with no TensorFlow at all"
+    assert converted.stat().st_mtime_ns == written, "not converted a second time"
+
+
+def test_a_keras_only_bundle_without_tensorflow_says_what_is_missing(
+    keras_bundle: Path, tmp_path: Path
+) -> None:
+    answer = load_in_child(keras_bundle, tmp_path, block_tensorflow=True)
+    assert "error" in answer, answer
+    message = answer["error"]
+    assert "model.keras but no model.tflite" in message
+    assert "TensorFlow is not installed" in message
+    assert not list(tmp_path.rglob("*.tflite*")), "nothing half-written is left"
 
 
 def test_train_lstm_command_registers_a_tagged_tflite_version(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ class TFLiteScorer:
         return self.predict_ids(self.tokenizer.encode(texts))
 
 
-def load(directory: Path, manifest: Manifest) -> TFLiteScorer:
+def load_tokenizer(directory: Path, manifest: Manifest) -> Tokenizer:
     options = manifest.runtime_options
     vocab_path = directory / options.get("vocab_file", VOCAB_FILE)
     try:
@@ -101,8 +101,24 @@ def load(directory: Path, manifest: Manifest) -> TFLiteScorer:
         raise BundleError(f"{vocab_path}: unreadable vocabulary ({error})") from error
     if tokenizer.max_len != options.get("max_len", tokenizer.max_len):
         raise BundleError(f"{directory}: vocabulary and manifest disagree on max_len")
+    return tokenizer
+
+
+def load(directory: Path, manifest: Manifest) -> TFLiteScorer:
     model_content = (directory / manifest.model_file).read_bytes()
-    return TFLiteScorer(model_content, tokenizer, int(options.get("num_threads", 1)))
+    num_threads = int(manifest.runtime_options.get("num_threads", 1))
+    return TFLiteScorer(model_content, load_tokenizer(directory, manifest), num_threads)
+
+
+def runtime_options(tokenizer: Tokenizer) -> dict[str, Any]:
+    """What a bundle scored through TFLite records about its input."""
+    return {
+        "max_len": tokenizer.max_len,
+        "vocab_file": VOCAB_FILE,
+        "input_dtype": "int32",
+        "padding": "post",
+        "num_threads": 1,
+    }
 
 
 def export_tflite(model: keras.Model, max_len: int) -> bytes:
@@ -175,12 +191,6 @@ def write_bundle(
         normalization=normalization.to_dict(),
         threshold=threshold,
         metadata=metadata or {},
-        runtime_options={
-            "max_len": tokenizer.max_len,
-            "vocab_file": VOCAB_FILE,
-            "input_dtype": "int32",
-            "padding": "post",
-            "num_threads": 1,
-        },
+        runtime_options=runtime_options(tokenizer),
     ).write(directory)
     return directory

@@ -1,0 +1,50 @@
+"""A tiny BiLSTM trained for one epoch on real shared tweets: the Keras model the TFLite and
+Keras-bundle tests export, convert and serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import shared_sentiment140
+from training.data import read_sentiment140
+from training.split import stratified_sample
+from training.text import normalize_many
+from training.tokenizer import Tokenizer
+
+MAX_LEN = 24
+
+
+def real_tweets(n: int, seed: int = 0) -> pd.DataFrame:
+    path = shared_sentiment140() / "sample_train.csv.gz"
+    if not path.is_file():
+        pytest.skip(f"shared Sentiment140 data not found at {path}")
+    return stratified_sample(read_sentiment140(path), n, seed)
+
+
+@dataclass
+class TinyNetwork:
+    model: Any  # keras.Model
+    tokenizer: Tokenizer
+    ids: np.ndarray  # the training tweets' ids
+
+
+def tiny_bilstm(tweets: int = 240) -> TinyNetwork:
+    from training.embeddings import WordVectors, embedding_matrix
+    from training.networks import NetworkConfig, build_network
+
+    frame = real_tweets(tweets)
+    texts = normalize_many(frame["text"])
+    tokenizer = Tokenizer.build(texts, MAX_LEN, min_count=1)
+    matrix = embedding_matrix(tokenizer, WordVectors({}, 16, "random"), seed=0)
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_network(NetworkConfig("bilstm", units=8), matrix, MAX_LEN)
+    ids = tokenizer.encode(texts)
+    model.fit(ids, frame["label"].to_numpy(), epochs=1, batch_size=32, verbose=0)
+    return TinyNetwork(model, tokenizer, ids)
