@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batching import DynamicBatcher
@@ -69,14 +69,14 @@ ModelDep = Annotated[ServedModel, Depends(served_model)]
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = ModelService(settings)
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(lambda: service.current.card if service.current else None)
     batcher = DynamicBatcher(settings.dynamic_batch_max, metrics.batch_size.observe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home_dir.mkdir(parents=True, exist_ok=True)
         app.state.store = FeedbackStore(settings.resolved_database_url)
-        _publish_model(service.reload().version)
+        service.reload()
         # what start-up built lives as long as the process: keep the collector off it
         gc.collect()
         gc.freeze()
@@ -87,7 +87,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
             scheduler = BackgroundScheduler()
             scheduler.add_job(
-                lambda: _publish_model(service.reload().version),
+                service.reload,
                 "interval",
                 seconds=settings.reload_interval_s,
                 id="model-refresh",
@@ -100,11 +100,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         if scheduler:
             scheduler.shutdown(wait=False)
         app.state.store.close()
-
-    def _publish_model(version: str | None) -> None:
-        if service.current:
-            card = service.current.card
-            metrics.model.info({k: str(v) for k, v in card.items()})
 
     app = FastAPI(
         title="badbuzz API",
@@ -259,7 +254,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @app.get("/metrics", tags=["health"])
     async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(
         "/admin/reload",
@@ -270,7 +265,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     def reload() -> ReloadResponse:
         """Resolve the model again and swap to it if it changed and passes its smoke test."""
         result = service.reload()
-        _publish_model(result.version)
         return ReloadResponse(**result.__dict__)
 
     return app

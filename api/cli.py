@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,13 +26,15 @@ def serve(
     from api.settings import ApiSettings
 
     try:
-        ApiSettings()  # refuse to start on bad settings (e.g. a default key in production)
+        settings = ApiSettings()  # refuse to start on bad settings (e.g. a default key)
     except ValidationError as error:
         # only the messages: the input itself may be a (weak) secret
         for problem in error.errors():
             where = ".".join(str(part) for part in problem["loc"])
             typer.echo(f"error: {where + ': ' if where else ''}{problem['msg']}", err=True)
         raise typer.Exit(2) from None
+    if workers > 1:
+        share_metrics_between_workers(settings.home_dir / "prometheus")
     # One JSON line per prediction on stdout, for log shippers and later retraining.
     predictions = logging.getLogger("badbuzz.predictions")
     predictions.addHandler(logging.StreamHandler(sys.stdout))
@@ -45,3 +48,16 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+def share_metrics_between_workers(default_dir: Path) -> None:
+    """Prometheus multiprocess mode: workers write their metrics to files in one folder
+    (PROMETHEUS_MULTIPROC_DIR, or `default_dir`), emptied first: files of an earlier run
+    would be counted again."""
+    from api.metrics import MULTIPROCESS_DIR_ENV
+
+    folder = Path(os.environ.get(MULTIPROCESS_DIR_ENV) or default_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR_ENV] = str(folder)

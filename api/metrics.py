@@ -1,15 +1,42 @@
-"""Prometheus metrics of one app instance (its own registry, so tests can build many apps)."""
+"""Prometheus metrics of one app instance (its own registry, so tests can build many apps).
+
+With several worker processes (`badbuzz serve --workers N` sets PROMETHEUS_MULTIPROC_DIR),
+counters and histograms live in memory-mapped files there and every scrape, whichever
+worker answers it, sums all workers; the served model is read at scrape time.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import InfoMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class ServedModelInfo(Collector):
+    """`badbuzz_model_info`: the card of the model this process serves, read per scrape."""
+
+    def __init__(self, card: Callable[[], dict[str, Any] | None]) -> None:
+        self.card = card
+
+    def collect(self) -> Iterator[InfoMetricFamily]:
+        family = InfoMetricFamily("badbuzz_model", "The model being served.")
+        card = self.card()
+        if card is not None:
+            family.add_metric([], {k: str(v) for k, v in card.items()})
+        yield family
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    def __init__(self, model_card: Callable[[], dict[str, Any] | None]) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "badbuzz_requests", "HTTP requests.", ["route", "status"], registry=self.registry
@@ -33,7 +60,17 @@ class ApiMetrics:
         self.feedback = Counter(
             "badbuzz_feedback", "User feedback by verdict.", ["correct"], registry=self.registry
         )
-        self.model = Info("badbuzz_model", "The model being served.", registry=self.registry)
+        self.model = ServedModelInfo(model_card)
+        self.registry.register(self.model)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of every worker (multiprocess mode) or of this process."""
+        if not os.environ.get(MULTIPROCESS_DIR_ENV):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(self.model)
+        return generate_latest(registry)
 
 
 class RequestMetrics:

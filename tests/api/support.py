@@ -132,7 +132,11 @@ class Api:
 
 
 def launch_api(
-    home: Path, workdir: Path, settings: Mapping[str, str] | None = None, name: str = "api"
+    home: Path,
+    workdir: Path,
+    settings: Mapping[str, str] | None = None,
+    name: str = "api",
+    workers: int = 1,
 ) -> Api:
     """Start `badbuzz serve` without waiting; cwd is `workdir` so no project `.env` is read."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +144,8 @@ def launch_api(
     env = base_env(home, settings)
     server = Server.start(
         name,
-        [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--workers", str(workers)],
         env,
         workdir,
         f"http://127.0.0.1:{port}",
@@ -149,9 +154,13 @@ def launch_api(
 
 
 def start_api(
-    home: Path, workdir: Path, settings: Mapping[str, str] | None = None, name: str = "api"
+    home: Path,
+    workdir: Path,
+    settings: Mapping[str, str] | None = None,
+    name: str = "api",
+    workers: int = 1,
 ) -> Api:
-    api = launch_api(home, workdir, settings, name)
+    api = launch_api(home, workdir, settings, name, workers)
     api.wait_started()
     return api
 

@@ -1,12 +1,16 @@
 """/metrics (Prometheus text): requests by route and status, predictions by label, feedback
-by verdict, and the served model as an info metric."""
+by verdict, and the served model as an info metric; with several workers, every scrape
+counts what all of them served."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 
-from .support import KEY_HEADER, Api, metric_samples
+from .support import KEY_HEADER, Api, metric_samples, start_api
 
 NEGATIVE = "worst airline ever, they lost my bag and the crew was rude"
 POSITIVE = "thank you for the upgrade, amazing crew, love it"
@@ -72,3 +76,33 @@ def test_the_served_model_is_an_info_metric(client: httpx.Client) -> None:
     assert labels_dict["name"] == "tweet-sentiment"
     assert labels_dict["model_family"] == served["model_family"]
     assert labels_dict["embedding_type"] == served["embedding_type"]
+
+
+def test_with_two_workers_every_scrape_counts_all_of_them(
+    local_bundle: Path, tmp_path: Path
+) -> None:
+    api = start_api(
+        tmp_path / "home", tmp_path, {"BADBUZZ_MODEL_BUNDLE": str(local_bundle)}, workers=2
+    )
+    try:
+
+        async def fresh_connections(path: str, count: int) -> list[httpx.Response]:
+            async def one(i: int) -> httpx.Response:
+                async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+                    if path == "/predict":
+                        return await client.post(path, json={"text": f"{NEGATIVE} #{i}"})
+                    return await client.get(path)
+
+            return await asyncio.gather(*(one(i) for i in range(count)))
+
+        predictions = asyncio.run(fresh_connections("/predict", 40))
+        assert all(r.status_code == 200 for r in predictions)
+        scrapes = asyncio.run(fresh_connections("/metrics", 12))
+        for scrape in scrapes:
+            assert scrape.status_code == 200
+            served = sum(metric_samples(scrape.text, "badbuzz_predictions_total").values())
+            assert served == 40, "each scrape sums every worker's counters"
+            assert len(metric_samples(scrape.text, "badbuzz_model_info")) == 1
+    finally:
+        api.stop()
+    assert list((tmp_path / "home" / "prometheus").glob("counter_*.db"))
