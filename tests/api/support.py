@@ -144,8 +144,8 @@ def launch_api(
     env = base_env(home, settings)
     server = Server.start(
         name,
-        [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--workers", str(workers)],
+        [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],  # fmt: skip
         env,
         workdir,
         f"http://127.0.0.1:{port}",
