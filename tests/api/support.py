@@ -142,10 +142,10 @@ def launch_api(
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = base_env(home, settings)
+    command = [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = Server.start(
         name,
-        [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)],  # fmt: skip
+        [*command, "--workers", str(workers)],
         env,
         workdir,
         f"http://127.0.0.1:{port}",
