@@ -121,16 +121,9 @@ def write_bundle(
     """Write a bundle for a Keras model over the tokenizer's ids of normalised text."""
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / MODEL_FILE)
-    tokenizer.save(directory / tflite.VOCAB_FILE)
-    Manifest(
-        runtime="keras",
-        model_file=MODEL_FILE,
-        normalization=normalization.to_dict(),
-        threshold=threshold,
-        metadata=metadata or {},
-        runtime_options=tflite.runtime_options(tokenizer),
-    ).write(directory)
-    return directory
+    return tflite.finish_bundle(
+        directory, "keras", MODEL_FILE, tokenizer, normalization, threshold, metadata
+    )
 
 
 def _convert_main(keras_file: str, vocab_file: str, target: str) -> None:

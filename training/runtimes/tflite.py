@@ -110,15 +110,33 @@ def load(directory: Path, manifest: Manifest) -> TFLiteScorer:
     return TFLiteScorer(model_content, load_tokenizer(directory, manifest), num_threads)
 
 
-def runtime_options(tokenizer: Tokenizer) -> dict[str, Any]:
-    """What a bundle scored through TFLite records about its input."""
-    return {
-        "max_len": tokenizer.max_len,
-        "vocab_file": VOCAB_FILE,
-        "input_dtype": "int32",
-        "padding": "post",
-        "num_threads": 1,
-    }
+def finish_bundle(
+    directory: Path,
+    runtime: str,
+    model_file: str,
+    tokenizer: Tokenizer,
+    normalization: NormalizationConfig,
+    threshold: float,
+    metadata: dict[str, Any] | None,
+) -> Path:
+    """Write the vocabulary and the manifest next to a model over the tokenizer's ids of
+    normalised text (a TFLite flatbuffer, or a Keras model to convert)."""
+    tokenizer.save(directory / VOCAB_FILE)
+    Manifest(
+        runtime=runtime,
+        model_file=model_file,
+        normalization=normalization.to_dict(),
+        threshold=threshold,
+        metadata=metadata or {},
+        runtime_options={
+            "max_len": tokenizer.max_len,
+            "vocab_file": VOCAB_FILE,
+            "input_dtype": "int32",
+            "padding": "post",
+            "num_threads": 1,
+        },
+    ).write(directory)
+    return directory
 
 
 def export_tflite(model: keras.Model, max_len: int) -> bytes:
@@ -184,13 +202,6 @@ def write_bundle(
     """Write a bundle for a flatbuffer that scores the tokenizer's ids of normalised text."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MODEL_FILE).write_bytes(model_content)
-    tokenizer.save(directory / VOCAB_FILE)
-    Manifest(
-        runtime="tflite",
-        model_file=MODEL_FILE,
-        normalization=normalization.to_dict(),
-        threshold=threshold,
-        metadata=metadata or {},
-        runtime_options=runtime_options(tokenizer),
-    ).write(directory)
-    return directory
+    return finish_bundle(
+        directory, "tflite", MODEL_FILE, tokenizer, normalization, threshold, metadata
+    )
