@@ -94,7 +94,10 @@ class DynamicBatcher:
         if not batch:
             return
         try:
-            p_positive: np.ndarray = batch[0].model.predict_proba([item.text for item in batch])
+            scores: np.ndarray = batch[0].model.predict_proba([item.text for item in batch])
+            p_positive = [float(p) for p in scores]
+            if len(p_positive) != len(batch):
+                raise ValueError(f"the model gave {len(p_positive)} scores for {len(batch)} texts")
         except Exception as error:  # a model failure fails these requests, not the batcher
             log.exception("scoring a batch of %d failed", len(batch))
             for item in batch:
@@ -102,6 +105,6 @@ class DynamicBatcher:
                     item.result.set_exception(error)
             return
         self.on_batch(len(batch))
-        for item, p in zip(batch, p_positive.tolist(), strict=True):
+        for item, p in zip(batch, p_positive, strict=True):
             if not item.result.done():
                 item.result.set_result(p)

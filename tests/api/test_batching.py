@@ -18,17 +18,18 @@ from api.service import ServedModel
 
 class LengthModel:
     """Scores a text by its length (so every text has its own, checkable score) and records
-    the size of every call."""
+    the size of every call; `fail` makes it raise, `short` makes it drop the last score."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, short: bool = False) -> None:
         self.calls: list[int] = []
         self.fail = fail
+        self.short = short
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(len(texts))
         if self.fail:
             raise ValueError("model exploded")
-        return np.array([len(t) / 1000 for t in texts])
+        return np.array([len(t) / 1000 for t in texts][: -1 if self.short else None])
 
 
 def served(model: LengthModel, version: str = "1") -> ServedModel:
@@ -87,17 +88,24 @@ def test_a_batch_holds_one_model_only() -> None:
     assert sum(old.calls) == 5 and sum(new.calls) == 5
 
 
-def test_a_failing_model_fails_its_requests_not_the_batcher() -> None:
-    broken, healthy = LengthModel(fail=True), LengthModel()
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [(LengthModel(fail=True), "exploded"), (LengthModel(short=True), "2 scores for 3 texts")],
+)
+def test_a_failing_model_fails_its_requests_not_the_batcher(
+    broken: LengthModel, message: str
+) -> None:
+    healthy = LengthModel()
 
     async def work(batcher: DynamicBatcher) -> tuple[list[Any], float]:
+        current = served(broken)
         failed = await asyncio.gather(
-            *(batcher.predict(served(broken), t) for t in texts(3)), return_exceptions=True
+            *(batcher.predict(current, t) for t in texts(3)), return_exceptions=True
         )
         return failed, await batcher.predict(served(healthy), "fine")
 
     failed, after = asyncio.run(with_batcher(8, work))
-    assert all(isinstance(e, ValueError) and "exploded" in str(e) for e in failed)
+    assert all(isinstance(e, ValueError) and message in str(e) for e in failed), failed
     assert after == pytest.approx(0.004)
 
 
