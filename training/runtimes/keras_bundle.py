@@ -47,15 +47,12 @@ def converted_dir() -> Path:
 
 
 def load(directory: Path, manifest: Manifest) -> tflite.TFLiteScorer:
-    tokenizer = tflite.load_tokenizer(directory, manifest)
     converted = converted_dir() / f"{manifest.files[manifest.model_file]}.tflite"
     if converted.is_file():
         log.info("%s: TFLite conversion cached at %s", directory, converted)
     else:
-        vocab = directory / manifest.runtime_options.get("vocab_file", tflite.VOCAB_FILE)
-        convert(directory / manifest.model_file, vocab, converted)
-    num_threads = int(manifest.runtime_options.get("num_threads", 1))
-    return tflite.TFLiteScorer(converted.read_bytes(), tokenizer, num_threads)
+        convert(directory / manifest.model_file, tflite.vocab_path(directory, manifest), converted)
+    return tflite.load(directory, manifest, converted)
 
 
 def why_tensorflow_cannot_run() -> str | None:

@@ -92,22 +92,23 @@ class TFLiteScorer:
         return self.predict_ids(self.tokenizer.encode(texts))
 
 
-def load_tokenizer(directory: Path, manifest: Manifest) -> Tokenizer:
+def vocab_path(directory: Path, manifest: Manifest) -> Path:
+    return directory / manifest.runtime_options.get("vocab_file", VOCAB_FILE)
+
+
+def load(directory: Path, manifest: Manifest, model_path: Path | None = None) -> TFLiteScorer:
+    """The bundle's scorer; `model_path` is a flatbuffer made for it elsewhere (a converted
+    Keras model), else the bundle's own model file."""
     options = manifest.runtime_options
-    vocab_path = directory / options.get("vocab_file", VOCAB_FILE)
+    vocab = vocab_path(directory, manifest)
     try:
-        tokenizer = Tokenizer.load(vocab_path)
+        tokenizer = Tokenizer.load(vocab)
     except (OSError, ValueError, KeyError) as error:
-        raise BundleError(f"{vocab_path}: unreadable vocabulary ({error})") from error
+        raise BundleError(f"{vocab}: unreadable vocabulary ({error})") from error
     if tokenizer.max_len != options.get("max_len", tokenizer.max_len):
         raise BundleError(f"{directory}: vocabulary and manifest disagree on max_len")
-    return tokenizer
-
-
-def load(directory: Path, manifest: Manifest) -> TFLiteScorer:
-    model_content = (directory / manifest.model_file).read_bytes()
-    num_threads = int(manifest.runtime_options.get("num_threads", 1))
-    return TFLiteScorer(model_content, load_tokenizer(directory, manifest), num_threads)
+    model_content = (model_path or directory / manifest.model_file).read_bytes()
+    return TFLiteScorer(model_content, tokenizer, int(options.get("num_threads", 1)))
 
 
 def finish_bundle(
