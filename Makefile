@@ -7,6 +7,9 @@ SENTIMENT140 ?= $(abspath ../shared/data/sentiment140)
 export BADBUZZ_SENTIMENT140 ?= $(SENTIMENT140)
 DEMO_HOME ?= .badbuzz-demo
 DEMO_PORT ?= 8000
+# Which baselines the demo trains, on how many tweets (empty: the whole file).
+DEMO_MODELS ?= nb,logreg,svm,rf,lgbm,xgb,vader,textblob
+DEMO_SAMPLE ?=
 
 .PHONY: setup demo test bench lint clean
 
@@ -15,28 +18,30 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[train,deep,transformer,api,dev]"
+	$(BIN)/pip install --quiet -e ".[train,deep,transformer,api,ui,dev]"
 	touch $@
 
+demo: export BADBUZZ_HOME = $(DEMO_HOME)
 demo: setup
-	BADBUZZ_HOME=$(DEMO_HOME) $(BIN)/badbuzz train baseline
-	BADBUZZ_HOME=$(DEMO_HOME) $(BIN)/badbuzz promote --metric precision
-	BADBUZZ_HOME=$(DEMO_HOME) $(BIN)/badbuzz evaluate
+	$(BIN)/badbuzz train baseline --models $(DEMO_MODELS) $(if $(DEMO_SAMPLE),--sample $(DEMO_SAMPLE))
+	$(BIN)/badbuzz promote --metric precision
+	$(BIN)/badbuzz evaluate
 	@echo "Serving @champion on http://127.0.0.1:$(DEMO_PORT) (OpenAPI docs at /docs; Ctrl+C stops). Try:"
 	@echo "  curl -s -X POST http://127.0.0.1:$(DEMO_PORT)/predict -H 'content-type: application/json' -d '{\"text\": \"@united lost my bag again, worst airline\"}'"
-	BADBUZZ_HOME=$(DEMO_HOME) BADBUZZ_MODEL_ALIAS=champion $(BIN)/badbuzz serve --port $(DEMO_PORT)
+	BADBUZZ_MODEL_ALIAS=champion exec $(BIN)/badbuzz serve --port $(DEMO_PORT)
 
 test: setup
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python bench/quality.py
-	$(BIN)/python bench/scale.py
+	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.scale
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -10,35 +10,63 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batching import DynamicBatcher
 from api.limits import BodySizeLimit
-from api.metrics import ApiMetrics, RequestMetrics
+from api.prometheus import ApiMetrics, RequestMetrics
 from api.schemas import (
+    AlertOut,
+    AlertsResponse,
     BatchRequest,
     BatchResponse,
+    ErrorMessage,
     FeedbackRequest,
     FeedbackResponse,
+    FlaggedTweetOut,
+    MailStatus,
     PredictRequest,
     PredictResponse,
     Readiness,
     ReloadResponse,
 )
 from api.service import ModelService, ServedModel
-from api.settings import ApiSettings
-from api.store import FeedbackStore, Prediction, new_id, utcnow
-from ops.cpu import cpu_summary
+from api.store import FeedbackStore, Prediction
+from badbuzz.cpu import cpu_summary
+from badbuzz.settings import ApiSettings
+from ops.alerts import recent_alerts
+from ops.database import new_id, utcnow
+from ops.jobs import OpsJobs
+from ops.latency import LatencyRecorder
+from ops.lease import process_identity
 
 log = logging.getLogger(__name__)
 prediction_log = logging.getLogger("badbuzz.predictions")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def refusal(description: str) -> dict[str, Any]:
+    return {"model": ErrorMessage, "description": description}
+
+
+# The refusals each route can answer, for the OpenAPI contract (422 FastAPI documents itself).
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: refusal("The body is not valid UTF-8."),
+    413: refusal("The body is over BADBUZZ_MAX_BODY_BYTES."),
+}
+KEY_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: refusal("No API key in X-API-Key (the server has one set)."),
+    403: refusal("Wrong API key."),
+}
+NO_MODEL: dict[int | str, dict[str, Any]] = {
+    503: refusal("No model loaded: none resolved, or none passed its smoke test."),
+}
 
 
 async def served_model(request: Request) -> ServedModel:
@@ -71,11 +99,24 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     service = ModelService(settings)
     metrics = ApiMetrics(lambda: service.current.card if service.current else None)
     batcher = DynamicBatcher(settings.dynamic_batch_max, metrics.batch_size.observe)
+    predict_latency = LatencyRecorder(process_identity())
+
+    def report_card() -> dict[str, Any] | None:
+        """The model card alert reports show."""
+        current = service.current
+        if current is None:
+            return None
+        return {
+            **current.card,
+            "threshold": current.bundle.threshold,
+            "runtime": current.bundle.scorer.runtime,
+        }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.home_dir.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(parents=True, exist_ok=True)
         app.state.store = FeedbackStore(settings.resolved_database_url)
+        app.state.jobs = OpsJobs(settings, app.state.store.engine, report_card, predict_latency)
         service.reload()
         # what start-up built lives as long as the process: keep the collector off it
         gc.collect()
@@ -95,10 +136,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 coalesce=True,
             )
             scheduler.start()
+        app.state.jobs.start()
         yield
         await batcher.stop()
         if scheduler:
             scheduler.shutdown(wait=False)
+        app.state.jobs.stop()
         app.state.store.close()
 
     app = FastAPI(
@@ -121,7 +164,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key"],
         )
 
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, predict_latency=predict_latency)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -180,13 +223,23 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         # already validated: skip FastAPI's second validation and encoding pass
         return Response(body.model_dump_json(), media_type="application/json")
 
-    @app.post("/predict", response_model=PredictResponse, tags=["predict"])
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses={**BAD_BODY, **NO_MODEL},
+        tags=["predict"],
+    )
     async def predict(body: PredictRequest, model: ModelDep) -> Response:
         """Score one tweet (requests that arrive together are scored as one batch)."""
         p_positive = await batcher.predict(model, body.text)
         return json_response(respond(model, [body.text], [p_positive])[0])
 
-    @app.post("/predict/batch", response_model=BatchResponse, tags=["predict"])
+    @app.post(
+        "/predict/batch",
+        response_model=BatchResponse,
+        responses={**BAD_BODY, **NO_MODEL},
+        tags=["predict"],
+    )
     def predict_batch(body: BatchRequest, model: ModelDep) -> Response:
         """Score up to 1,000 tweets as one batch; results come back in the same order."""
         p_positive = model.predict_proba(body.texts).tolist()
@@ -196,6 +249,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "/feedback",
         status_code=status.HTTP_201_CREATED,
         response_model=FeedbackResponse,
+        responses={
+            **BAD_BODY,
+            **KEY_REFUSED,
+            404: refusal("No prediction with this prediction_id."),
+        },
         dependencies=[Depends(require_key)],
         tags=["feedback"],
     )
@@ -217,13 +275,20 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         assert text is not None and label is not None  # the schema's validator guarantees it
         feedback_id = store.add_feedback(text, label, body.correct, body.prediction_id, version)
         metrics.feedback.labels(str(body.correct).lower()).inc()
+        if not body.correct:  # it may complete an error window: evaluate the rules now
+            app.state.jobs.nudge()
         return FeedbackResponse(feedback_id=feedback_id, prediction_id=body.prediction_id)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/health/ready", response_model=Readiness, tags=["health"])
+    @app.get(
+        "/health/ready",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: the reason says why."}},
+        tags=["health"],
+    )
     async def ready(response: Response) -> Readiness:
         current = service.current
         if current is None:
@@ -236,7 +301,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             stale_reason=current.source.stale_reason or None,
         )
 
-    @app.get("/model", tags=["model"])
+    @app.get("/model", responses=NO_MODEL, tags=["model"])
     async def model_card(model: ModelDep) -> dict[str, Any]:
         """Version, tags, metrics, runtime and the CPU it runs on."""
         return {
@@ -252,13 +317,53 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             "cpu": cpu_summary(),
         }
 
-    @app.get("/metrics", tags=["health"])
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text exposition format."}},
+        tags=["health"],
+    )
     async def prometheus() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(
+        "/alerts",
+        response_model=AlertsResponse,
+        responses=KEY_REFUSED,
+        dependencies=[Depends(require_key)],
+        tags=["alerts"],
+    )
+    def list_alerts(
+        limit: Annotated[int, Query(ge=1, le=500, description="Most recent first.")] = 50,
+    ) -> AlertsResponse:
+        """Recent alerts: rule, window, counts, model version, the flagged tweets, the report
+        and whether its mail went out."""
+        store: FeedbackStore = app.state.store
+        with store.engine.connect() as connection:
+            records = recent_alerts(connection, limit)
+        return AlertsResponse(
+            alerts=[
+                AlertOut(
+                    **{
+                        name: getattr(record, name)
+                        for name in AlertOut.model_fields
+                        if name not in ("flagged", "mail")
+                    },
+                    flagged=[FlaggedTweetOut(**vars(tweet)) for tweet in record.flagged],
+                    mail=MailStatus(
+                        sent_at=record.mail_sent_at,
+                        attempts=record.mail_attempts,
+                        last_error=record.mail_error,
+                    ),
+                )
+                for record in records
+            ]
+        )
 
     @app.post(
         "/admin/reload",
         response_model=ReloadResponse,
+        responses=KEY_REFUSED,
         dependencies=[Depends(require_key)],
         tags=["admin"],
     )

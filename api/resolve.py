@@ -4,6 +4,7 @@ down still serves the last good model."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -13,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.settings import ApiSettings
-from training.bundle import BundleError, Manifest, sha256_file, unpack
+from badbuzz.bundle.archive import unpack
+from badbuzz.bundle.manifest import Manifest, sha256_file
+from badbuzz.errors import BundleError
+from badbuzz.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ class ResolvedBundle:
 
 
 def _cache_root(settings: ApiSettings) -> Path:
-    return settings.cache_dir / settings.model_name
+    return settings.model_cache_dir / settings.model_name
 
 
 def _local_bundle(settings: ApiSettings, path: Path) -> ResolvedBundle:
@@ -44,7 +47,7 @@ def _local_bundle(settings: ApiSettings, path: Path) -> ResolvedBundle:
         raise ModelUnavailable(f"BADBUZZ_MODEL_BUNDLE={path}: no such file or folder")
     directory = path
     if path.is_file():  # keyed by content: a replaced archive is extracted again
-        directory = settings.cache_dir / "local" / sha256_file(path)[:16]
+        directory = settings.model_cache_dir / "local" / sha256_file(path)[:16]
         if not (directory / "manifest.json").is_file():
             unpack(path, directory)
     try:
@@ -58,17 +61,13 @@ def _registry_choice(settings: ApiSettings) -> tuple[str, dict[str, str]]:
     """(version, tags) from the registry; raises whatever the client raises."""
     from mlflow.tracking import MlflowClient
 
-    from training.registry import best_version
-    from training.settings import TrainingSettings
-    from training.tracking import configure_tracking
+    from badbuzz.registry import best_version, configure_tracking
 
     # A registry that is down must not hold start-up for minutes of retries with backoff.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     # the same store training writes to: the server if set, else the embedded one under home
-    configure_tracking(
-        TrainingSettings(home=settings.home, mlflow_tracking_uri=settings.mlflow_tracking_uri)
-    )
+    configure_tracking(settings)
     client = MlflowClient()
     if settings.model_alias:
         mv = client.get_model_version_by_alias(settings.model_name, settings.model_alias)
@@ -86,7 +85,7 @@ def _registry_choice(settings: ApiSettings) -> tuple[str, dict[str, str]]:
 
 def _download(settings: ApiSettings, version: str) -> Path:
     """The version's bundle in the cache, downloaded once and verified."""
-    from training.registry import download_bundle
+    from badbuzz.registry import download_bundle
 
     target = _cache_root(settings) / version
     if (target / "manifest.json").is_file():
@@ -144,7 +143,13 @@ def _registry_answered(error: Exception) -> bool:
 def resolve_bundle(settings: ApiSettings) -> ResolvedBundle:
     """The bundle to serve now: local, or from the registry, or the last good cached one."""
     if settings.model_bundle:
-        return _local_bundle(settings, settings.model_bundle.expanduser())
+        return _local_bundle(settings, settings.model_bundle)
+    if importlib.util.find_spec("mlflow") is None:
+        raise ModelUnavailable(
+            "no BADBUZZ_MODEL_BUNDLE is set and the registry client is not installed here: "
+            "set BADBUZZ_MODEL_BUNDLE to a bundle (badbuzz export writes one), or install "
+            "badbuzz[registry] to follow the champion in MLflow"
+        )
     try:
         version, tags = _registry_choice(settings)
         directory = _download(settings, version)

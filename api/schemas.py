@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_TEXT_CHARS = 1_000  # a tweet is 280 characters; leave room for quoted threads
 MAX_BATCH = 1_000
+# The characters str.strip() removes, spelled out: JSON Schema's regex dialect (ECMA-262) has a
+# \s of its own, so a pattern written with \s would not say what _not_blank refuses.
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# _not_blank in the contract: no NUL, and at least one character that is not whitespace.
+TWEET_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 
 
 def _not_blank(text: str) -> str:
@@ -20,7 +26,13 @@ def _not_blank(text: str) -> str:
 
 Tweet = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Raw tweet text."),
+    Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="Raw tweet text: not only whitespace, no NUL character.",
+        # in the schema only: _not_blank enforces it, with messages that say what to do
+        json_schema_extra={"pattern": TWEET_PATTERN},
+    ),
     AfterValidator(_not_blank),
 ]
 Label = Literal["negative", "positive"]
@@ -76,10 +88,24 @@ class FeedbackRequest(Strict):
 
     model_config = ConfigDict(
         json_schema_extra={
+            # the validator below, in the contract: exactly one of the two ways (a null is unsent)
+            "oneOf": [
+                {
+                    "required": ["prediction_id"],
+                    "properties": {"prediction_id": {"type": "string"}},
+                },
+                {
+                    "required": ["text", "predicted_label"],
+                    "properties": {
+                        "text": {"type": "string"},
+                        "predicted_label": {"type": "string"},
+                    },
+                },
+            ],
             "examples": [
                 {"prediction_id": "0b7f9e0e-3c1d-4c7e-9d5e-0d6f4f0b2a11", "correct": False},
                 {"text": "love the new seats", "predicted_label": "negative", "correct": False},
-            ]
+            ],
         }
     )
 
@@ -92,6 +118,12 @@ class FeedbackRequest(Strict):
         ):
             raise ValueError("send either prediction_id, or both text and predicted_label")
         return self
+
+
+class ErrorMessage(BaseModel):
+    """The body of every refusal but 422: one sentence that says what to do."""
+
+    detail: str
 
 
 class FeedbackResponse(BaseModel):
@@ -111,3 +143,39 @@ class ReloadResponse(BaseModel):
     changed: bool
     version: str | None
     message: str
+
+
+class FlaggedTweetOut(BaseModel):
+    text: str
+    predicted_label: str
+    probability_positive: float | None
+    flagged_at: datetime
+    model_version: str | None
+
+
+class MailStatus(BaseModel):
+    """The alert's mail: sent when the server accepted it; else tries so far and why not."""
+
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+class AlertOut(BaseModel):
+    id: str
+    rule: Literal["error_window", "latency"]
+    fired_at: datetime
+    window_start: datetime
+    window_end: datetime
+    observed: float = Field(description="Wrong predictions in the window, or p95 in ms.")
+    threshold: float
+    model_version: str | None
+    summary: str
+    report_text: str
+    report_path: str | None = Field(description="The report's folder on the API's machine.")
+    flagged: list[FlaggedTweetOut]
+    mail: MailStatus
+
+
+class AlertsResponse(BaseModel):
+    alerts: list[AlertOut]

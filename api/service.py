@@ -22,8 +22,9 @@ from api.resolve import (
     resolve_bundle,
 )
 from api.schemas import ModelRef
-from api.settings import ApiSettings
-from training.bundle import BundleError, ModelBundle
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.errors import BundleError
+from badbuzz.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ class ServedModel:
         return self.bundle.predict_proba(texts)
 
     def label(self, p_positive: float) -> str:
-        positive = p_positive >= self.bundle.threshold
-        return self.bundle.manifest.labels[str(int(positive))]
+        return self.bundle.decision.label(p_positive)
 
 
 def smoke_test(bundle: ModelBundle) -> None:
@@ -116,9 +116,9 @@ class ModelService:
             )
             return ReloadResult(True, resolved.version, f"now serving version {resolved.version}")
 
-    @staticmethod
-    def _load(resolved: ResolvedBundle) -> ModelBundle:
-        bundle = ModelBundle.load(resolved.directory)
+    def _load(self, resolved: ResolvedBundle) -> ModelBundle:
+        options = self.settings.runtime_options(self.settings.onnx_threads)
+        bundle = ModelBundle.load(resolved.directory, options)
         smoke_test(bundle)
         return bundle
 

@@ -2,7 +2,7 @@
 
 Feedback is committed before the API answers 201. Predictions are queued and written in
 batches by a background thread (a commit per request would dominate /predict latency); a
-feedback that names a prediction still in the queue flushes it first.
+feedback that names a prediction not written yet finds it in memory.
 """
 
 from __future__ import annotations
@@ -10,60 +10,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
+
+from ops.database import connect, feedback, new_id, predictions, utcnow
 
 log = logging.getLogger(__name__)
 
-metadata = MetaData()
-predictions = Table(
-    "predictions",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("text", Text, nullable=False),
-    Column("label", String(16), nullable=False),
-    Column("probability_positive", Float, nullable=False),
-    Column("model_name", String(200), nullable=False),
-    Column("model_version", String(50), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-)
-feedback = Table(
-    "feedback",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("prediction_id", String(36), nullable=True, index=True),
-    Column("text", Text, nullable=False),
-    Column("predicted_label", String(16), nullable=False),
-    Column("correct", Boolean, nullable=False),
-    Column("model_version", String(50), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+INSERT_CHUNK = 10  # rows per transaction of the prediction writer
 
 
 @dataclass(frozen=True)
@@ -79,9 +37,11 @@ class Prediction:
 
 class FeedbackStore:
     def __init__(self, url: str, flush_every_s: float = 0.1) -> None:
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        self.engine: Engine = connect(url)
         self._queue: queue.Queue[Prediction] = queue.Queue()
+        # queued or being written, by id: feedback on them needs no flush (a flush in the
+        # request would write the whole backlog there, seconds under full load)
+        self._unwritten: dict[str, Prediction] = {}
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._writer = threading.Thread(
@@ -90,6 +50,7 @@ class FeedbackStore:
         self._writer.start()
 
     def queue_prediction(self, prediction: Prediction) -> None:
+        self._unwritten[prediction.id] = prediction
         self._queue.put(prediction)
 
     def flush(self) -> int:
@@ -104,8 +65,12 @@ class FeedbackStore:
             if not rows:
                 return 0
             try:
-                with self.engine.begin() as connection:
-                    connection.execute(insert(predictions), rows)
+                # short transactions: on SQLite each row's step gives the GIL away, and under
+                # load getting it back takes a switch interval, so one transaction for a whole
+                # batch held the write lock for seconds and /feedback waited behind it
+                for start in range(0, len(rows), INSERT_CHUNK):
+                    with self.engine.begin() as connection:
+                        connection.execute(insert(predictions), rows[start : start + INSERT_CHUNK])
             except Exception:  # one bad row must not cost the others: retry them one by one
                 log.warning(
                     "batch insert of %d predictions failed; inserting one by one", len(rows)
@@ -116,6 +81,8 @@ class FeedbackStore:
                             connection.execute(insert(predictions), [row])
                     except Exception:
                         log.exception("could not store prediction %s", row["id"])
+            for row in rows:
+                self._unwritten.pop(row["id"], None)
             return len(rows)
 
     def _write_loop(self, every_s: float) -> None:
@@ -126,7 +93,9 @@ class FeedbackStore:
                 log.exception("could not store predictions")
 
     def get_prediction(self, prediction_id: str) -> Prediction | None:
-        self.flush()
+        unwritten = self._unwritten.get(prediction_id)
+        if unwritten is not None:
+            return unwritten
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(predictions).where(predictions.c.id == prediction_id)

@@ -1,1 +1,2 @@
-"""badbuzz: tweet-sentiment MLOps for an airline (CLI entry point)."""
+"""badbuzz: tweet-sentiment MLOps for an airline. This package is the core that training and
+serving share: the bundle contract, text normalisation, settings, the registry, the CLI."""

@@ -5,7 +5,7 @@ held-out split and the 359-tweet manual test set (goals: best classical and best
 Runs go to a throw-away embedded MLflow store unless BADBUZZ_HOME / MLFLOW_TRACKING_URI
 say otherwise.
 
-    python bench/quality.py [--models nb,logreg,...] [--networks lstm,bilstm] [--sample N]
+    python -m bench.quality [--models nb,logreg,...] [--networks lstm,bilstm] [--sample N]
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from training.classical import TrainConfig, train_models
-from training.dataset import prepare_data
-from training.models import MODELS
-from training.settings import TrainingSettings
-from training.tracking import configure_tracking
+from badbuzz.registry import configure_tracking
+from badbuzz.settings import TrainingSettings
+from training.classical.pipelines import MODELS
+from training.classical.train import TrainConfig, train_models
+from training.data.prepared import prepare_data
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
         config = TrainConfig(models=tuple(args.models.split(",")), seed=args.seed, register=False)
         results = train_models(config, data, settings, target)
         if args.networks:
-            from training.deep import DeepConfig, train_networks
+            from training.networks.train import DeepConfig, train_networks
 
             architectures = tuple(args.networks.split(","))
             deep = DeepConfig(architectures=architectures, seed=args.seed, register=False)  # type: ignore[arg-type]

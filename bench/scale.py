@@ -5,7 +5,7 @@ it resamples the shared 125k subset (with replacement, stratified) up to 1.6M ro
 says so: a resampled corpus has the vocabulary of 125k tweets, so the vectoriser's memory
 is lower than it would be on the real file.
 
-    python bench/scale.py [--rows 1600000]
+    python -m bench.scale [--rows 1600000]
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import pandas as pd
 import psutil
 from sklearn.linear_model import LogisticRegression
 
-from training.data import TRAIN_FILE, read_sentiment140
-from training.models import build_vectorizer
-from training.settings import TrainingSettings
-from training.sources import locate_training
-from training.text import NormalizationConfig, normalize_many
+from badbuzz.settings import TrainingSettings
+from badbuzz.text import NormalizationConfig, normalize_many
+from training.classical.pipelines import build_vectorizer
+from training.data.sentiment140 import TRAIN_FILE, read_sentiment140
+from training.data.sources import locate_training
 
 
 class PeakRss:

@@ -6,7 +6,7 @@ Without --bundle/--keras it first trains a small BiLSTM itself (random-initialis
 embeddings over the vocabulary of --sample shared tweets, --epochs epochs): latency depends
 on the shapes, not on what the weights learned.
 
-    python bench/tflite_latency.py [--calls 300] [--bundle DIR --keras FILE.keras]
+    python -m bench.tflite_latency [--calls 300] [--bundle DIR --keras FILE.keras]
 """
 
 from __future__ import annotations
@@ -25,38 +25,40 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from training.bundle import ModelBundle
-from training.data import read_sentiment140
-from training.runtimes.tflite import TFLiteScorer
-from training.settings import TrainingSettings
-from training.sources import locate_manual_test, locate_training
-from training.split import stratified_sample
-from training.text import NormalizationConfig, normalize_many
-from training.tokenizer import Tokenizer
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.bundle.runtimes.tflite import TFLiteScorer
+from badbuzz.bundle.vocabulary import Vocabulary
+from badbuzz.settings import TrainingSettings
+from badbuzz.text import NormalizationConfig, normalize_many
+from training.data.sentiment140 import read_sentiment140
+from training.data.sources import locate_manual_test, locate_training
+from training.data.split import stratified_sample
 
 
 def train_small(directory: Path, sample: int, epochs: int, max_len: int) -> tuple[Path, Path]:
     import keras
 
-    from training.embeddings import WordVectors, embedding_matrix
-    from training.networks import NetworkConfig, build_network
-    from training.runtimes.tflite import check_parity, export_tflite, write_bundle
+    from training.export.tflite import check_parity, export_tflite, write_tflite_bundle
+    from training.networks.architectures import NetworkConfig, build_network
+    from training.networks.embeddings import WordVectors, embedding_matrix
 
     settings = TrainingSettings()
     source = locate_training(settings)
     frame = stratified_sample(read_sentiment140(source.path, member=source.member), sample, 0)
     texts = normalize_many(frame["text"])
-    tokenizer = Tokenizer.build(texts, max_len)
-    matrix = embedding_matrix(tokenizer, WordVectors({}, 100, "random"), seed=0)
+    vocabulary = Vocabulary.build(texts, max_len)
+    matrix = embedding_matrix(vocabulary, WordVectors({}, 100, "random"), seed=0)
     keras.utils.set_random_seed(0)
     model = build_network(NetworkConfig("bilstm", units=64), matrix, max_len)
-    ids = tokenizer.encode(texts)
+    ids = vocabulary.encode(texts)
     model.fit(ids, frame["label"].to_numpy(), epochs=epochs, batch_size=128, verbose=0)
     content = export_tflite(model, max_len)
-    check_parity(model, content, tokenizer, ids[:300], 1e-4)
+    check_parity(model, content, vocabulary, ids[:300], 1e-4)
     keras_file = directory / "model.keras"
     model.save(keras_file)
-    bundle = write_bundle(directory / "bundle", content, tokenizer, NormalizationConfig(), 0.5)
+    bundle = write_tflite_bundle(
+        directory / "bundle", content, vocabulary, NormalizationConfig(), 0.5
+    )
     return bundle, keras_file
 
 
@@ -99,7 +101,7 @@ def main() -> None:
         scorer: TFLiteScorer = bundle.scorer
         manual = locate_manual_test(TrainingSettings())
         raw = read_sentiment140(manual.path, member=manual.member)["text"].tolist()
-        ids = scorer.tokenizer.encode(normalize_many(raw, bundle.normalization))
+        ids = scorer.vocabulary.encode(normalize_many(raw, bundle.normalization))
         rows = [ids[i : i + 1] for i in range(len(ids))]
 
         def pick(i: int) -> np.ndarray:
@@ -123,7 +125,7 @@ def main() -> None:
 
     print(
         f"\n{'small BiLSTM trained here' if trained_here else bundle_dir}: "
-        f"input [1, {scorer.tokenizer.max_len}], vocabulary {scorer.tokenizer.vocab_size:,}, "
+        f"input [1, {scorer.vocabulary.max_len}], vocabulary {scorer.vocabulary.vocab_size:,}, "
         f"interpreter {scorer.runtime} (1 thread), {os.cpu_count()} CPUs; medians of "
         f"{args.calls} single-tweet calls after {args.warmup} warm-up calls\n"
     )

@@ -9,14 +9,13 @@ untrained head: latency depends on the shapes, not on what the weights learned. 
 model, int8 its quantisation, and the manual-set accuracy of both is reported; PyTorch is
 then --checkpoint (same architecture, base weights).
 
-    python bench/transformer_latency.py [--calls 300] [--bundle DIR] [--checkpoint PATH]
+    python -m bench.transformer_latency [--calls 300] [--bundle DIR] [--checkpoint PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import tempfile
 import time
@@ -27,21 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from training.bundle import Manifest, ModelBundle
-from training.data import read_sentiment140
-from training.runtimes.onnx import (
-    MODEL_FILE,
-    QUANTIZED_MODEL_FILE,
-    THREADS_ENV,
-    TOKENIZER_FILE,
-    export_onnx,
-    quantize_int8,
-    write_bundle,
-)
-from training.settings import TrainingSettings
-from training.sources import locate_manual_test
-from training.text import NormalizationConfig, normalize_many
-from training.transformer import (
+from badbuzz.bundle.manifest import Manifest
+from badbuzz.bundle.model import ModelBundle, RuntimeOptions
+from badbuzz.bundle.runtimes.onnx import MODEL_FILE, TOKENIZER_FILE
+from badbuzz.settings import TrainingSettings
+from badbuzz.text import NormalizationConfig, normalize_many
+from training.data.sentiment140 import read_sentiment140
+from training.data.sources import locate_manual_test
+from training.export.onnx import QUANTIZED_MODEL_FILE, export_onnx, quantize_int8, write_onnx_bundle
+from training.transformer.train import (
     TRANSFORMER_NORMALIZATION,
     default_checkpoint,
     load_checkpoint,
@@ -68,7 +61,7 @@ def median_ms_per_tweet(
 def fresh_bundle(model: Any, tokenizer: Any, directory: Path, max_len: int) -> Path:
     export_onnx(model, tokenizer.model_input_names, directory / "export" / MODEL_FILE)
     tokenizer.backend_tokenizer.save(str(directory / "export" / TOKENIZER_FILE))
-    return write_bundle(
+    return write_onnx_bundle(
         directory / "fp32",
         directory / "export" / MODEL_FILE,
         directory / "export" / TOKENIZER_FILE,
@@ -82,7 +75,7 @@ def fresh_bundle(model: Any, tokenizer: Any, directory: Path, max_len: int) -> P
 def int8_bundle(fp32_dir: Path, directory: Path) -> Path:
     manifest = Manifest.read(fp32_dir)
     quantized = quantize_int8(fp32_dir / manifest.model_file, directory / QUANTIZED_MODEL_FILE)
-    return write_bundle(
+    return write_onnx_bundle(
         directory / "int8",
         quantized,
         fp32_dir / manifest.runtime_options["tokenizer_file"],
@@ -106,7 +99,6 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    os.environ[THREADS_ENV] = "1"
 
     checkpoint = args.checkpoint or str(default_checkpoint())
     model, tokenizer = load_checkpoint(checkpoint)
@@ -119,7 +111,9 @@ def main() -> None:
         work = Path(tmp)
         fp32_dir = args.bundle or fresh_bundle(model, tokenizer, work, args.max_len)
         int8_dir = int8_bundle(fp32_dir, work)
-        fp32, int8 = ModelBundle.load(fp32_dir), ModelBundle.load(int8_dir)
+        one_thread = RuntimeOptions(onnx_threads=1)
+        fp32 = ModelBundle.load(fp32_dir, one_thread)
+        int8 = ModelBundle.load(int8_dir, one_thread)
         max_len = int(fp32.manifest.runtime_options["max_len"])
         normalization = fp32.normalization
 

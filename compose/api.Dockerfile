@@ -1,14 +1,19 @@
-# The serving image: the API with LiteRT/onnxruntime/scikit-learn, no TensorFlow, torch,
-# gensim or transformers. Build from the repo root:
+# The serving image: the shared core, the API and ops, with one install extra:
+#   api         every bundle kind (LiteRT, scikit-learn, onnxruntime); the default
+#   api-tflite  TFLite bundles only: the light image for the N100 NAS
+# No training code, TensorFlow, torch, pandas or transformers. Build from the repo root:
 #   docker build -f compose/api.Dockerfile -t badbuzz-api .
+#   docker build -f compose/api.Dockerfile --build-arg EXTRA=api-tflite -t badbuzz-api-tflite .
 # compose/api-bundled.Dockerfile adds a model to it for the Cloud Run mirror.
+# tests/install/ builds a venv from exactly these COPY lines and this extra, and serves with it.
 FROM python:3.11-slim
+ARG EXTRA=api
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY badbuzz badbuzz
-COPY training training
 COPY api api
-RUN pip install --no-cache-dir ".[api]" && useradd --create-home badbuzz
+COPY ops ops
+RUN pip install --no-cache-dir ".[${EXTRA}]" && useradd --create-home badbuzz
 ENV BADBUZZ_HOME=/data \
     PORT=8000 \
     PYTHONUNBUFFERED=1

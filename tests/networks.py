@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from badbuzz.bundle.vocabulary import Vocabulary
+from badbuzz.text import normalize_many
 from tests.conftest import shared_sentiment140
-from training.data import read_sentiment140
-from training.split import stratified_sample
-from training.text import normalize_many
-from training.tokenizer import Tokenizer
+from training.data.sentiment140 import read_sentiment140
+from training.data.split import stratified_sample
 
 MAX_LEN = 24
 
@@ -29,22 +29,22 @@ def real_tweets(n: int, seed: int = 0) -> pd.DataFrame:
 @dataclass
 class TinyNetwork:
     model: Any  # keras.Model
-    tokenizer: Tokenizer
+    vocabulary: Vocabulary
     ids: np.ndarray  # the training tweets' ids
 
 
 def tiny_bilstm(tweets: int = 240) -> TinyNetwork:
-    from training.embeddings import WordVectors, embedding_matrix
-    from training.networks import NetworkConfig, build_network
+    from training.networks.architectures import NetworkConfig, build_network
+    from training.networks.embeddings import WordVectors, embedding_matrix
 
     frame = real_tweets(tweets)
     texts = normalize_many(frame["text"])
-    tokenizer = Tokenizer.build(texts, MAX_LEN, min_count=1)
-    matrix = embedding_matrix(tokenizer, WordVectors({}, 16, "random"), seed=0)
+    vocabulary = Vocabulary.build(texts, MAX_LEN, min_count=1)
+    matrix = embedding_matrix(vocabulary, WordVectors({}, 16, "random"), seed=0)
     import keras
 
     keras.utils.set_random_seed(0)
     model = build_network(NetworkConfig("bilstm", units=8), matrix, MAX_LEN)
-    ids = tokenizer.encode(texts)
+    ids = vocabulary.encode(texts)
     model.fit(ids, frame["label"].to_numpy(), epochs=1, batch_size=32, verbose=0)
-    return TinyNetwork(model, tokenizer, ids)
+    return TinyNetwork(model, vocabulary, ids)

@@ -124,7 +124,7 @@ def embedded_store(sentiment140: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def local_bundle(embedded_store: EmbeddedStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The best-by-precision version's bundle, downloaded by the training side."""
-    from training.registry import download_bundle
+    from badbuzz.registry import download_bundle
 
     registry_client(embedded_store.tracking_uri)
     target = tmp_path_factory.mktemp("local-bundle")

@@ -3,11 +3,7 @@ and a few reads of the registry and the manual test set done on the training sid
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.support import (
-    BADBUZZ,
-    CLIENT_ENV_PREFIXES,
-    MANUAL_TEST_FILE,
-    SENTIMENT140,
-    Server,
-    free_port,
-    log_tail,
-)
+from tests.integration.support import BADBUZZ, MANUAL_TEST_FILE, SENTIMENT140, wait_ready
+from tests.processes import NO_TELEMETRY, Server, ServerNotReady, clean_env, free_port
 
 API_KEY = "test-api-key-0123456789abcdef"
 KEY_HEADER = {"X-API-Key": API_KEY}
@@ -40,18 +29,15 @@ def base_env(home: Path, settings: Mapping[str, str] | None = None) -> dict[str,
 
     The periodic registry check is off (tests reload explicitly) and MLflow's telemetry too.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CLIENT_ENV_PREFIXES)}
-    env.update(
+    return clean_env(
         {
             "BADBUZZ_HOME": str(home),
             "BADBUZZ_RELOAD_INTERVAL_S": "0",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DO_NOT_TRACK": "true",
+            **NO_TELEMETRY,
             "PYTHONUNBUFFERED": "1",
+            **(settings or {}),
         }
     )
-    env.update(settings or {})
-    return env
 
 
 @dataclass
@@ -63,7 +49,6 @@ class Api:
     env: dict[str, str]
     workdir: Path
     clients: list[httpx.Client] = field(default_factory=list)
-    launched_at: float = field(default_factory=time.monotonic)
 
     @property
     def url(self) -> str:
@@ -73,6 +58,11 @@ class Api:
     def pid(self) -> int:
         return self.server.process.pid
 
+    @property
+    def launched_at(self) -> float:
+        """`time.monotonic()` when the process was started."""
+        return self.server.started_at
+
     def client(self, **kwargs: Any) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=30.0, **kwargs)
         self.clients.append(client)
@@ -80,55 +70,32 @@ class Api:
 
     def wait_started(self, timeout_s: float = API_STARTUP_TIMEOUT_S) -> None:
         """Wait until the lifespan has run (uvicorn answers only then): /health/live is 200."""
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.server.process.poll() is not None:
-                pytest.fail(
-                    f"badbuzz serve exited with {self.server.process.returncode} during "
-                    f"startup\n{self.logs()}"
-                )
-            try:
-                response = httpx.get(f"{self.url}/health/live", timeout=2.0)
-                if response.status_code == 200:
-                    return
-                last = f"HTTP {response.status_code}"
-            except httpx.HTTPError as error:
-                last = repr(error)
-            time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"badbuzz serve not live after {timeout_s:.0f} s ({last})\n{self.logs()}")
+        wait_ready(self.server, "/health/live", timeout_s=timeout_s)
 
     def answers_live_within(self, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and self.server.process.poll() is None:
-            try:
-                if httpx.get(f"{self.url}/health/live", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        return False
+        try:
+            self.server.wait_ready("/health/live", timeout_s=seconds)
+        except ServerNotReady:
+            return False
+        return True
 
     def logs(self) -> str:
-        return log_tail(self.server.log)
+        return self.server.logs()
 
     def kill(self) -> None:
         """SIGKILL the process group at once (for a process stuck in its startup)."""
-        for client in self.clients:
-            client.close()
-        self.clients.clear()
-        if self.server.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.server.process.pid, signal.SIGKILL)
-            self.server.process.wait(timeout=10)
+        self._close_clients()
+        self.server.kill()
 
     def stop(self) -> None:
         """SIGTERM (uvicorn shuts down gracefully: the lifespan flushes the store), then KILL."""
+        self._close_clients()
+        self.server.stop()
+
+    def _close_clients(self) -> None:
         for client in self.clients:
             client.close()
         self.clients.clear()
-        self.server.stop()
 
 
 def launch_api(
@@ -139,16 +106,11 @@ def launch_api(
     workers: int = 1,
 ) -> Api:
     """Start `badbuzz serve` without waiting; cwd is `workdir` so no project `.env` is read."""
-    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = base_env(home, settings)
     command = [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = Server.start(
-        name,
-        [*command, "--workers", str(workers)],
-        env,
-        workdir,
-        f"http://127.0.0.1:{port}",
+        name, [*command, "--workers", str(workers)], port=port, env=env, workdir=workdir
     )
     return Api(server, home, env, workdir)
 
@@ -161,7 +123,11 @@ def start_api(
     workers: int = 1,
 ) -> Api:
     api = launch_api(home, workdir, settings, name, workers)
-    api.wait_started()
+    try:
+        api.wait_started()
+    except BaseException:
+        api.stop()
+        raise
     return api
 
 
@@ -207,7 +173,7 @@ def run_serve(
 
 def manual_tweets(count: int = 50) -> list[str]:
     """`count` tweets spread over the Sentiment140 manual test set, read by the training side."""
-    from training.data import read_sentiment140
+    from training.data.sentiment140 import read_sentiment140
 
     frame = read_sentiment140(SENTIMENT140 / MANUAL_TEST_FILE, keep_neutral=True)
     texts = frame["text"].tolist()

@@ -3,7 +3,6 @@ SQLite (the default, under BADBUZZ_HOME) and on PostgreSQL (a fresh database).""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.integration.support import postgres_or_skip
 
 from .support import API_KEY, KEY_HEADER, Api, start_api
 
@@ -39,27 +40,8 @@ def database(request: pytest.FixtureRequest) -> Iterator[Database]:
     if request.param == "sqlite":
         yield Database("sqlite", None)
         return
-    import psycopg
-    from psycopg import sql
-
-    from tests.integration.support import PG_ADMIN_URI
-
-    try:
-        admin = psycopg.connect(PG_ADMIN_URI, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URI}: {error}")
-    name = f"badbuzz_api_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        info = admin.info
-        url = f"postgresql+psycopg://{info.user}@{info.host}:{info.port}/{name}"
-    try:
+    with postgres_or_skip("badbuzz_api") as url:
         yield Database("postgresql", url)
-    finally:
-        with psycopg.connect(PG_ADMIN_URI, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @dataclass

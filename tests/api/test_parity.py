@@ -29,7 +29,7 @@ def tweets() -> list[str]:
 
 @pytest.fixture(scope="module")
 def training_side(local_bundle: Path, tweets: list[str]) -> np.ndarray:
-    from training.bundle import ModelBundle
+    from badbuzz.bundle.model import ModelBundle
 
     return ModelBundle.load(local_bundle).predict_proba(tweets)
 
@@ -56,7 +56,7 @@ def test_api_scores_equal_the_training_side(
 def test_labels_follow_the_bundle_threshold(
     single: list[dict[str, object]], training_side: np.ndarray, local_bundle: Path
 ) -> None:
-    from training.bundle import Manifest
+    from badbuzz.bundle.manifest import Manifest
 
     manifest = Manifest.read(local_bundle)
     expected = [manifest.labels[str(int(p >= manifest.threshold))] for p in training_side]

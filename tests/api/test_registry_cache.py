@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.support import Cli, TrackingServer, free_port
+from tests.integration.support import Cli, TrackingServer
+from tests.processes import free_port
 
 from .conftest import best_by, check, registry_client, version_tags
 from .support import (

@@ -40,8 +40,8 @@ def broken_bundle(directory: Path) -> Path:
     fails its smoke test."""
     import joblib
 
-    from training.bundle import Manifest
-    from training.text import NormalizationConfig
+    from badbuzz.bundle.manifest import Manifest
+    from badbuzz.text import NormalizationConfig
 
     bundle = directory / "artifacts" / "bundle"
     bundle.mkdir(parents=True)

@@ -20,7 +20,7 @@ TWEETS = ["worst airline ever, they lost my bag", "thank you for the upgrade, am
 
 @pytest.fixture(scope="module")
 def archive(local_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.bundle import pack
+    from badbuzz.bundle.archive import pack
 
     return pack(local_bundle, tmp_path_factory.mktemp("archive") / "tweet-sentiment.tar.gz")
 
@@ -149,7 +149,7 @@ def test_an_unknown_alias_is_not_called_an_unreachable_registry(apis: dict[str, 
 
 
 def test_a_local_bundle_folder_is_served_without_registry(api: Api, local_bundle: Path) -> None:
-    from training.bundle import Manifest
+    from badbuzz.bundle.manifest import Manifest
 
     assert served_version(api) == "local"
     card = api.client().get("/model").json()
@@ -162,7 +162,7 @@ def test_a_local_bundle_folder_is_served_without_registry(api: Api, local_bundle
 def test_a_bundle_archive_is_served_with_the_same_scores(
     apis: dict[str, Api], api: Api, local_bundle: Path
 ) -> None:
-    from training.bundle import ModelBundle
+    from badbuzz.bundle.model import ModelBundle
 
     served = apis["archive"]
     assert served_version(served) == "local"
@@ -182,8 +182,8 @@ def replaced_archive(
 ) -> Iterator[tuple[Api, Path]]:
     """The archive file replaced by another version's bundle (a new image or a new file on
     the NAS), and the API restarted on the same home."""
-    from training.bundle import pack
-    from training.registry import download_bundle
+    from badbuzz.bundle.archive import pack
+    from badbuzz.registry import download_bundle
 
     from .conftest import registry_client
 
@@ -206,7 +206,7 @@ def replaced_archive(
 def test_a_replaced_archive_is_served_after_a_restart(
     replaced_archive: tuple[Api, Path],
 ) -> None:
-    from training.bundle import ModelBundle
+    from badbuzz.bundle.model import ModelBundle
 
     api, other = replaced_archive
     served = [float(a["probability_positive"]) for a in predict(api)]

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from badbuzz.text import NormalizationConfig, normalize_many
 from tests.networks import MAX_LEN, TinyNetwork, tiny_bilstm
-from training.text import NormalizationConfig, normalize_many
 
 from .support import Api, manual_tweets, start_apis, stop_all
 
@@ -29,15 +29,16 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    from training.runtimes import keras_bundle, tflite
+    from training.export.keras import write_keras_bundle
+    from training.export.tflite import export_tflite, write_tflite_bundle
 
     network = tiny_bilstm()
     root = tmp_path_factory.mktemp("litert")
-    args = (network.tokenizer, NormalizationConfig(), 0.5, {"model_family": "bilstm"})
-    tflite_bundle = tflite.write_bundle(
-        root / "tflite-bundle", tflite.export_tflite(network.model, MAX_LEN), *args
+    args = (network.vocabulary, NormalizationConfig(), 0.5, {"model_family": "bilstm"})
+    tflite_bundle = write_tflite_bundle(
+        root / "tflite-bundle", export_tflite(network.model, MAX_LEN), *args
     )
-    keras_only = keras_bundle.write_bundle(root / "keras-bundle", network.model, *args)
+    keras_only = write_keras_bundle(root / "keras-bundle", network.model, *args)
     apis = start_apis(
         (kind, root / f"home-{kind}", root / kind, {"BADBUZZ_MODEL_BUNDLE": str(bundle)})
         for kind, bundle in (("tflite", tflite_bundle), ("keras", keras_only))
@@ -66,7 +67,7 @@ def test_scores_equal_the_keras_model(served: Served, kind: str) -> None:
     response = served.apis[kind].client().post("/predict/batch", json={"texts": tweets})
     assert response.status_code == 200, response.text
     scores = [p["probability_positive"] for p in response.json()["predictions"]]
-    ids = served.network.tokenizer.encode(normalize_many(tweets))
+    ids = served.network.vocabulary.encode(normalize_many(tweets))
     keras_p = served.network.model.predict(ids, verbose=0)[:, 0]
     np.testing.assert_allclose(scores, keras_p, rtol=0, atol=1e-5)
     single = served.apis[kind].client().post("/predict", json={"text": tweets[0]}).json()

@@ -8,9 +8,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from training.bundle import MANIFEST, BundleError, ModelBundle, pack, unpack
-from training.runtimes.sklearn_pipeline import write_bundle
-from training.text import NormalizationConfig, normalize_many
+from badbuzz.bundle.archive import pack, unpack
+from badbuzz.bundle.manifest import MANIFEST
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.errors import BundleError
+from badbuzz.text import NormalizationConfig, normalize_many
+from training.export.sklearn_bundle import write_sklearn_bundle
 
 TEXTS = ["i love this airline", "great crew thanks", "they lost my bag", "worst delay ever"] * 5
 LABELS = [1, 1, 0, 0] * 5
@@ -21,7 +24,7 @@ def bundle_dir(tmp_path: Path) -> Path:
     config = NormalizationConfig(stemming="snowball")
     pipeline = Pipeline([("features", TfidfVectorizer()), ("clf", LogisticRegression())])
     pipeline.fit(normalize_many(TEXTS, config), LABELS)
-    return write_bundle(
+    return write_sklearn_bundle(
         tmp_path / "bundle", pipeline, config, 0.5, {"model_family": "logistic_regression"}
     )
 

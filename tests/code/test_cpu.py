@@ -4,7 +4,7 @@ import platform
 
 import pytest
 
-from ops.cpu import cpu_flags, cpu_summary
+from badbuzz.cpu import cpu_flags, cpu_summary
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="x86 flags")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.data import DataError, binary, data_hash, read_sentiment140
-from training.split import split_dataset, stratified_sample
+from badbuzz.errors import DataError
+from training.data.sentiment140 import binary, data_hash, read_sentiment140
+from training.data.split import split_dataset, stratified_sample
 
 ROW = '"{polarity}","1","Mon Apr 06 22:19:45 PDT 2009","NO_QUERY","user","{text}"\n'
 

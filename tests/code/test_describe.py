@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.data import MANUAL_TEST_FILE, binary, read_sentiment140
-from training.describe import distinctive_tokens, write_report
+from training.data.describe import distinctive_tokens, write_report
+from training.data.sentiment140 import MANUAL_TEST_FILE, binary, read_sentiment140
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared/data/sentiment140"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import buzz_score, evaluate_scores, three_class_report
+from training.evaluation.metrics import buzz_score, evaluate_scores, three_class_report
 
 
 def test_metrics_match_hand_computed_values() -> None:

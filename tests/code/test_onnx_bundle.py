@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 import torch
 
+from badbuzz.bundle.manifest import MANIFEST
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.errors import ParityError
+from badbuzz.text import normalize_many
 from tests.conftest import REPO, shared_sentiment140
-from training.bundle import MANIFEST, ModelBundle
-from training.data import read_sentiment140
-from training.split import stratified_sample
-from training.text import normalize_many
-from training.transformer import (
-    ParityError,
+from training.data.sentiment140 import read_sentiment140
+from training.data.split import stratified_sample
+from training.transformer.train import (
     TransformerConfig,
     build_bundle,
     default_checkpoint,
@@ -216,8 +217,8 @@ def test_quantized_bundle_carries_only_the_int8_model(
 def test_a_wrong_export_fails_the_parity_check(
     fine_tuned: tuple[Any, Any], tweets: pd.DataFrame, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from training import transformer
-    from training.runtimes.onnx import export_onnx
+    from training.export.onnx import export_onnx
+    from training.transformer import train as transformer
 
     model, tokenizer = fine_tuned
     drifted = copy.deepcopy(model)
@@ -244,7 +245,7 @@ def test_scoring_an_onnx_bundle_imports_neither_torch_nor_transformers(bundle_di
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from training.bundle import ModelBundle\n"
+        "from badbuzz.bundle.model import ModelBundle\n"
         f"bundle = ModelBundle.load(Path({str(bundle_dir)!r}))\n"
         f"p = bundle.predict_proba({RAW!r})\n"
         "assert len(p) == 5, p\n"

@@ -7,7 +7,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from training.registry import RegistryError, best_version, rank_versions, set_alias
+from badbuzz.errors import RegistryError
+from badbuzz.registry import best_version, rank_versions, set_alias
 
 NAME = "tweet-sentiment"
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from training.text import (
+from badbuzz.text import (
     RAW_TEXT,
     URL_TOKEN,
     USER_TOKEN,

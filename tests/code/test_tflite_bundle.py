@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from badbuzz.bundle.manifest import MANIFEST
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.bundle.vocabulary import PAD_ID, Vocabulary
+from badbuzz.text import NormalizationConfig, normalize_many
 from tests.conftest import REPO, shared_sentiment140
 from tests.networks import MAX_LEN, tiny_bilstm
-from training.bundle import MANIFEST, ModelBundle
-from training.text import NormalizationConfig, normalize_many
-from training.tokenizer import PAD_ID, Tokenizer
 
 RAW = [
     "@united you lost my bag AGAIN!!! worst airline ever http://t.co/abc",
@@ -34,7 +35,7 @@ RAW = [
 @dataclass
 class Exported:
     model: Any  # keras.Model
-    tokenizer: Tokenizer
+    vocabulary: Vocabulary
     content: bytes
     ids: np.ndarray
     bundle_dir: Path
@@ -42,19 +43,19 @@ class Exported:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    from training.runtimes.tflite import export_tflite, write_bundle
+    from training.export.tflite import export_tflite, write_tflite_bundle
 
     network = tiny_bilstm()
     content = export_tflite(network.model, MAX_LEN)
-    bundle_dir = write_bundle(
+    bundle_dir = write_tflite_bundle(
         tmp_path_factory.mktemp("tflite") / "bundle",
         content,
-        network.tokenizer,
+        network.vocabulary,
         NormalizationConfig(),
         0.5,
         {"model_family": "bilstm"},
     )
-    return Exported(network.model, network.tokenizer, content, network.ids, bundle_dir)
+    return Exported(network.model, network.vocabulary, content, network.ids, bundle_dir)
 
 
 def test_conversion_uses_builtin_ops_only(exported: Exported) -> None:
@@ -69,25 +70,26 @@ def test_conversion_uses_builtin_ops_only(exported: Exported) -> None:
 
 
 def test_tflite_scores_like_keras_on_real_and_padded_tweets(exported: Exported) -> None:
-    from training.runtimes.tflite import check_parity
+    from training.export.tflite import check_parity
 
     empty = np.full((1, MAX_LEN), PAD_ID, dtype=np.int32)
     ids = np.concatenate([exported.ids, empty])
     lengths = (ids != PAD_ID).sum(axis=1)
     assert lengths.min() == 0 and (lengths <= 5).sum() > 5 and (lengths == MAX_LEN).any()
-    difference = check_parity(exported.model, exported.content, exported.tokenizer, ids, 1e-4)
+    difference = check_parity(exported.model, exported.content, exported.vocabulary, ids, 1e-4)
     assert 0.0 <= difference <= 1e-4
 
 
 def test_parity_check_catches_a_model_that_drifted(exported: Exported) -> None:
-    from training.runtimes.tflite import ParityError, check_parity
+    from badbuzz.errors import ParityError
+    from training.export.tflite import check_parity
 
     layer = exported.model.get_layer("p_positive")
     kernel, bias = layer.get_weights()
     layer.set_weights([kernel, bias + 0.5])
     try:
         with pytest.raises(ParityError, match="TFLite and Keras disagree") as failure:
-            check_parity(exported.model, exported.content, exported.tokenizer, exported.ids, 1e-4)
+            check_parity(exported.model, exported.content, exported.vocabulary, exported.ids, 1e-4)
         assert failure.value.difference > 1e-4
     finally:
         layer.set_weights([kernel, bias])
@@ -101,14 +103,14 @@ def test_bundle_scores_raw_tweets_like_keras(exported: Exported) -> None:
     assert manifest["runtime_options"]["max_len"] == MAX_LEN
     assert set(manifest["files"]) == {"model.tflite", "vocab.json"}
     p = bundle.predict_proba(RAW)
-    expected = exported.model.predict(exported.tokenizer.encode(normalize_many(RAW)), verbose=0)
+    expected = exported.model.predict(exported.vocabulary.encode(normalize_many(RAW)), verbose=0)
     np.testing.assert_allclose(p, expected[:, 0], atol=1e-4)
     assert bundle.predict(RAW[:1])[0] in ("negative", "positive")
 
 
 def test_scoring_a_bundle_never_imports_tensorflow(exported: Exported) -> None:
     script = (
-        "import sys; from pathlib import Path; from training.bundle import ModelBundle; "
+        "import sys; from pathlib import Path; from badbuzz.bundle.model import ModelBundle; "
         f"b = ModelBundle.load(Path({str(exported.bundle_dir)!r})); "
         f"p = b.predict_proba({RAW!r}); "
         "assert len(p) == 4 and ((p >= 0) & (p <= 1)).all(), p; "
@@ -123,8 +125,9 @@ def test_scoring_a_bundle_never_imports_tensorflow(exported: Exported) -> None:
 
 
 def load_in_child(bundle_dir: Path, home: Path, block_tensorflow: bool = False) -> dict[str, Any]:
-    """Load and score a bundle in a fresh interpreter with BADBUZZ_HOME=home; report its
-    runtime, scores, and whether TensorFlow entered that process."""
+    """Load and score a bundle in a fresh interpreter, with the model cache of the settings
+    of BADBUZZ_HOME=home; report its runtime, scores, and whether TensorFlow entered that
+    process."""
     script = (
         "import importlib.abc, json, sys\n"
         "class NoTensorFlow(importlib.abc.MetaPathFinder):\n"
@@ -132,9 +135,12 @@ def load_in_child(bundle_dir: Path, home: Path, block_tensorflow: bool = False) 
         "        if name.split('.')[0] == 'tensorflow': raise ModuleNotFoundError(name)\n"
         f"if {block_tensorflow}: sys.meta_path.insert(0, NoTensorFlow())\n"
         "from pathlib import Path\n"
-        "from training.bundle import BundleError, ModelBundle\n"
+        "from badbuzz.bundle.model import ModelBundle\n"
+        "from badbuzz.errors import BundleError\n"
+        "from badbuzz.settings import BadbuzzSettings\n"
         "try:\n"
-        f"    b = ModelBundle.load(Path({str(bundle_dir)!r}))\n"
+        "    options = BadbuzzSettings().runtime_options()\n"
+        f"    b = ModelBundle.load(Path({str(bundle_dir)!r}), options)\n"
         "except BundleError as error:\n"
         "    print(json.dumps({'error': str(error)})); sys.exit(0)\n"
         f"p = b.predict_proba({RAW!r}).tolist()\n"
@@ -153,12 +159,12 @@ def load_in_child(bundle_dir: Path, home: Path, block_tensorflow: bool = False) 
 
 @pytest.fixture(scope="module")
 def keras_bundle(exported: Exported, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.runtimes.keras_bundle import write_bundle
+    from training.export.keras import write_keras_bundle
 
-    return write_bundle(
+    return write_keras_bundle(
         tmp_path_factory.mktemp("keras") / "bundle",
         exported.model,
-        exported.tokenizer,
+        exported.vocabulary,
         NormalizationConfig(),
         0.5,
         {"model_family": "bilstm"},
@@ -168,13 +174,13 @@ def keras_bundle(exported: Exported, tmp_path_factory: pytest.TempPathFactory) -
 def test_a_keras_only_bundle_is_converted_once_and_scores_like_keras(
     exported: Exported, keras_bundle: Path, tmp_path: Path
 ) -> None:
-    from training.bundle import Manifest
+    from badbuzz.bundle.manifest import Manifest
 
     assert not (keras_bundle / "model.tflite").exists()
     first = load_in_child(keras_bundle, tmp_path)
     assert first["runtime"] == "ai_edge_litert"
     assert first["tensorflow"] is False, "the conversion runs in a child process"
-    ids = exported.tokenizer.encode(normalize_many(RAW))
+    ids = exported.vocabulary.encode(normalize_many(RAW))
     keras_p = exported.model.predict(ids, verbose=0)[:, 0]
     np.testing.assert_allclose(first["p"], keras_p, rtol=0, atol=1e-5)
 

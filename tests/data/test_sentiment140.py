@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.data import binary, read_sentiment140
-from training.settings import TrainingSettings
-from training.sources import locate_manual_test, locate_training
+from badbuzz.settings import TrainingSettings
+from training.data.sentiment140 import binary, read_sentiment140
+from training.data.sources import locate_manual_test, locate_training
 
 
 @pytest.fixture(scope="module")

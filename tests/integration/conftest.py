@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import Server, free_port
+
 from .support import (
     BADBUZZ,
     MANUAL_TEST_FILE,
-    PG_ADMIN_URI,
     S3,
     S3_KEYS,
     SENTIMENT140,
     VENV_BIN,
-    Server,
     TrackingServer,
-    free_port,
+    postgres_or_skip,
+    wait_ready,
 )
 
 
@@ -46,12 +47,12 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
     server = Server.start(
         "moto_server",
         [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-        os.environ,
-        tmp_path_factory.mktemp("moto"),
-        f"http://127.0.0.1:{port}",
+        port=port,
+        env=os.environ,
+        workdir=tmp_path_factory.mktemp("moto"),
     )
     try:
-        server.wait_ready("/", need_ok=False)
+        wait_ready(server, "/", need_ok=False)
         s3 = S3(server.url, f"badbuzz-it-{secrets.token_hex(4)}", server.log)
         s3.client().create_bucket(Bucket=s3.bucket)
         yield s3
@@ -63,25 +64,8 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
 def postgres_database() -> Iterator[str]:
     """A fresh database on the local PostgreSQL server, dropped at the end; its SQLAlchemy
     URI for MLflow."""
-    import psycopg
-    from psycopg import sql
-
-    try:
-        admin = psycopg.connect(PG_ADMIN_URI, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URI}: {error}")
-    name = f"badbuzz_it_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        info = admin.info
-        uri = f"postgresql+psycopg://{info.user}@{info.host}:{info.port}/{name}"
-    try:
+    with postgres_or_skip("badbuzz_it") as uri:
         yield uri
-    finally:
-        with psycopg.connect(PG_ADMIN_URI, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture(scope="session")
@@ -110,12 +94,12 @@ def tracking_server(
     server = Server.start(
         "mlflow_server",
         command,
-        env,
-        tmp_path_factory.mktemp("mlflow-server"),
-        f"http://127.0.0.1:{port}",
+        port=port,
+        env=env,
+        workdir=tmp_path_factory.mktemp("mlflow-server"),
     )
     try:
-        server.wait_ready("/health", need_ok=True)
+        wait_ready(server, "/health")
         yield TrackingServer(server.url, s3_endpoint, server.log)
     finally:
         server.stop()

@@ -1,16 +1,12 @@
-"""Helpers for the integration tests: start/stop real servers on loopback, run the CLI."""
+"""Helpers for the integration tests: real servers on loopback, a throwaway PostgreSQL
+database, the CLI; `tests.processes` does the work, these turn its errors into pytest's."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
+import contextlib
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,102 +14,43 @@ from typing import Any
 import pytest
 
 from tests.conftest import shared_sentiment140
+from tests.processes import (
+    PostgresUnavailable,
+    Server,
+    ServerNotReady,
+    clean_env,
+    log_tail,
+    throwaway_postgres,
+)
 
 VENV_BIN = Path(sys.executable).parent
 BADBUZZ = VENV_BIN / "badbuzz"
 SENTIMENT140 = shared_sentiment140()
 MANUAL_TEST_FILE = "testdata.manual.2009.06.14.csv"
-# Admin connection to the local server; each session creates (and drops) its own database.
-PG_ADMIN_URI = os.environ.get("BADBUZZ_IT_PG_URI", "postgresql://postgres@127.0.0.1:5432/test")
 S3_KEYS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-# Settings that must not leak from the developer's shell into the client side of a test.
-CLIENT_ENV_PREFIXES = ("AWS_", "MLFLOW_", "BADBUZZ_")
-STARTUP_TIMEOUT_S = 60.0
 CLI_TIMEOUT_S = 240.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def wait_ready(server: Server, path: str, *, timeout_s: float = 60.0, need_ok: bool = True) -> None:
+    """`server.wait_ready`, the test failed with the server's log if it never gets ready."""
+    try:
+        server.wait_ready(path, timeout_s=timeout_s, need_ok=need_ok)
+    except ServerNotReady as error:
+        pytest.fail(str(error))
 
 
-def log_tail(path: Path, chars: int = 6000) -> str:
-    text = path.read_text(errors="replace") if path.exists() else "(no log)"
-    return f"--- {path} (last {chars} chars) ---\n{text[-chars:]}"
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @classmethod
-    def start(
-        cls, name: str, command: list[str], env: Mapping[str, str], workdir: Path, url: str
-    ) -> Server:
-        """Start in a new session (its own process group), output to `workdir/NAME.log`."""
-        log = workdir / f"{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command,
-                env=dict(env),
-                cwd=workdir,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return cls(name, url, process, log)
-
-    def wait_ready(self, path: str, *, need_ok: bool) -> None:
-        """Poll until the server answers (with 200 when `need_ok`); fail with its log if not."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        last_error = "no answer"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"{self.name} exited with {self.process.returncode} during startup\n"
-                    f"{log_tail(self.log)}"
-                )
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=2) as response:
-                    if response.status == 200 or not need_ok:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except urllib.error.HTTPError as error:
-                if not need_ok:
-                    return
-                last_error = f"HTTP {error.code}"
-            except OSError as error:
-                last_error = str(error)
-            time.sleep(0.5)
-        self.stop()
-        pytest.fail(
-            f"{self.name} not ready at {self.url}{path} after {STARTUP_TIMEOUT_S:.0f} s "
-            f"({last_error})\n{log_tail(self.log)}"
-        )
-
-    def stop(self) -> None:
-        """Stop the whole process group (mlflow server forks uvicorn workers)."""
-        if self.process.poll() is not None:
-            return
-        for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+@contextlib.contextmanager
+def postgres_or_skip(prefix: str) -> Iterator[str]:
+    """A throwaway database on the local PostgreSQL server; the test skipped without one."""
+    try:
+        with throwaway_postgres(prefix) as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
 
 
 @dataclass(frozen=True)
@@ -165,8 +102,7 @@ class Cli:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(CLIENT_ENV_PREFIXES)}
-        env.update({"BADBUZZ_HOME": str(self.home), "BADBUZZ_SENTIMENT140": str(self.data)})
+        env = clean_env({"BADBUZZ_HOME": str(self.home), "BADBUZZ_SENTIMENT140": str(self.data)})
         if self.tracking_uri:
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
         return env

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.text import NormalizationConfig, normalize_many
 from tests.conftest import shared_sentiment140
-from training.bundle import ModelBundle
-from training.data import read_sentiment140
-from training.models import MODELS, build_pipeline
-from training.runtimes.sklearn_pipeline import write_bundle
-from training.split import stratified_sample
-from training.text import NormalizationConfig, normalize_many
+from training.classical.pipelines import MODELS, build_pipeline
+from training.data.sentiment140 import read_sentiment140
+from training.data.split import stratified_sample
+from training.export.sklearn_bundle import write_sklearn_bundle
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
     pipeline = build_pipeline(MODELS["logreg"], "tfidf", 2, False, True, seed=0)
     pipeline.fit(normalize_many(frame["text"], config), frame["label"])
     directory = tmp_path_factory.mktemp("bundle") / "logreg"
-    return ModelBundle.load(write_bundle(directory, pipeline, config, 0.5, {}))
+    return ModelBundle.load(write_sklearn_bundle(directory, pipeline, config, 0.5, {}))
 
 
 NEGATIVE = [

@@ -57,17 +57,15 @@ for name in NAMES:
             os.environ[name] = userdata.get(name)
 log.info("MLflow: %s", os.environ.get("MLFLOW_TRACKING_URI") or "embedded store, BADBUZZ_HOME")
 given = "given" if os.environ.get("MLFLOW_TRACKING_USERNAME") else "none"
-# Bundles serve on one thread; evaluating them here may use every core.
-os.environ.setdefault("BADBUZZ_ONNX_THREADS", str(os.cpu_count() or 1))
 log.info("MLflow credentials: %s", given)
 """
 
 DATA = """\
-from training.data import DataError
-from training.dataset import prepare_data
-from training.settings import TrainingSettings
-from training.sources import download_official, locate_training
-from training.tracking import configure_tracking
+from badbuzz.errors import DataError
+from badbuzz.registry import configure_tracking
+from badbuzz.settings import TrainingSettings
+from training.data.prepared import prepare_data
+from training.data.sources import download_official, locate_training
 
 settings = TrainingSettings()
 try:
@@ -104,7 +102,7 @@ TRANSFORMER_TITLE = """\
 Fine-tunes a Hugging Face checkpoint (DistilBERT by default here, on a GPU runtime), exports
 it to ONNX, checks the export against PyTorch, evaluates the bundle on the held-out split and
 the manual test set, and logs and registers it in MLflow. All of it is
-`training.transformer.train_transformer`: this notebook only sets parameters.
+`training.transformer.train.train_transformer`: this notebook only sets parameters.
 
 Set `MLFLOW_TRACKING_URI` (and `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD` if the
 server asks) as Colab secrets or environment variables; without them the run goes to an
@@ -139,7 +137,7 @@ else:
     log.warning("no GPU: training on CPU (Runtime > Change runtime type > GPU for speed)")
 """,
     """\
-from training.transformer import TransformerConfig, train_transformer
+from training.transformer.train import TransformerConfig, train_transformer
 
 config = TransformerConfig(
     checkpoint=CHECKPOINT,
@@ -168,7 +166,7 @@ LSTM_TITLE = """\
 Trains word vectors (Word2Vec with gensim, or reads Stanford GloVe), fits LSTM/BiLSTM
 networks with early stopping, exports each to TFLite (checked against Keras), evaluates the
 bundle on the held-out split and the manual test set, and logs and registers it in MLflow.
-All of it is `training.deep.train_networks`: this notebook only sets parameters.
+All of it is `training.networks.train.train_networks`: this notebook only sets parameters.
 
 Set `MLFLOW_TRACKING_URI` (and `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD` if the
 server asks) as Colab secrets or environment variables; without them the run goes to an
@@ -205,15 +203,15 @@ glove = Path(GLOVE_PATH) if GLOVE_PATH else None
 if "glove" in embeddings and glove is None:
     import urllib.request
 
-    glove = settings.cache_dir / Path(GLOVE_URL).name
+    glove = settings.data_cache_dir / Path(GLOVE_URL).name
     if not glove.is_file():  # about 1.5 GB
         glove.parent.mkdir(parents=True, exist_ok=True)
         urllib.request.urlretrieve(GLOVE_URL, glove)
 log.info("embeddings: %s; GloVe: %s", embeddings, glove)
 """,
     """\
-from training.deep import DeepConfig, train_networks
-from training.networks import NetworkConfig
+from training.networks.architectures import NetworkConfig
+from training.networks.train import DeepConfig, train_networks
 
 results = []
 for embedding in embeddings:

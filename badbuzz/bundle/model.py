@@ -1,0 +1,120 @@
+"""A loaded bundle: raw tweets in, probability of *positive* and a label out.
+
+Loading reads the manifest, verifies the hashes, and imports only the module of the
+runtime the manifest names (`badbuzz.bundle.runtimes`); nothing of training, and never
+TensorFlow in this process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from badbuzz.bundle.manifest import DEFAULT_LABELS, Manifest
+from badbuzz.errors import BundleError
+from badbuzz.text import NormalizationConfig, missing_packages, normalize_many
+
+# manifest "runtime" -> the module that loads it (imported only when a bundle needs it)
+RUNTIME_MODULES = {
+    "sklearn": "badbuzz.bundle.runtimes.sklearn_pipeline",
+    "tflite": "badbuzz.bundle.runtimes.tflite",
+    "keras": "badbuzz.bundle.runtimes.keras",
+    "onnx": "badbuzz.bundle.runtimes.onnx",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Score to label, decided here and nowhere else: positive when P(positive) >= threshold."""
+
+    threshold: float = 0.5
+    labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+
+    def is_positive(self, p_positive: np.ndarray) -> np.ndarray:
+        return np.asarray(p_positive) >= self.threshold
+
+    def label(self, p_positive: float) -> str:
+        return self.labels[str(int(p_positive >= self.threshold))]
+
+    def label_all(self, p_positive: np.ndarray) -> list[str]:
+        return [self.labels[str(int(positive))] for positive in self.is_positive(p_positive)]
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """What the machine that loads a bundle decides, not the bundle: where converted models
+    are cached, and how many threads an ONNX session may use (None: the manifest's)."""
+
+    cache_dir: Path | None = None
+    onnx_threads: int | None = None
+
+
+class Scorer(Protocol):
+    """A loaded model: normalised texts in, probability of positive out."""
+
+    runtime: str  # what actually runs it, e.g. "sklearn", "ai_edge_litert", "onnxruntime"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def load_scorer(directory: Path, manifest: Manifest, options: RuntimeOptions) -> Scorer:
+    module_name = RUNTIME_MODULES.get(manifest.runtime)
+    if module_name is None:
+        raise BundleError(
+            f"{directory}: runtime {manifest.runtime!r} is not one of {sorted(RUNTIME_MODULES)}"
+        )
+    try:
+        scorer: Scorer = importlib.import_module(module_name).load(directory, manifest, options)
+    except ModuleNotFoundError as error:  # e.g. a scikit-learn bundle on the TFLite-only image
+        raise BundleError(
+            f"{directory}: its {manifest.runtime!r} runtime needs the {error.name!r} package, "
+            "which is not installed here: install badbuzz[api] (every bundle kind), or serve "
+            "a bundle this install runs"
+        ) from error
+    return scorer
+
+
+class ModelBundle:
+    """A loaded bundle: raw tweets in, probability of *positive* out."""
+
+    def __init__(self, directory: Path, manifest: Manifest, scorer: Scorer) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.normalization = NormalizationConfig.from_dict(manifest.normalization)
+        missing = missing_packages(self.normalization)
+        if missing:
+            raise BundleError(
+                f"{directory}: its normalisation needs {', '.join(missing)}, which is not "
+                f"installed here: pip install {' '.join(missing)}"
+            )
+        self.decision = Decision(manifest.threshold, manifest.labels)
+        self.scorer = scorer
+
+    @classmethod
+    def load(cls, directory: Path, options: RuntimeOptions | None = None) -> ModelBundle:
+        manifest = Manifest.read(directory)
+        manifest.verify(directory)
+        return cls(
+            directory, manifest, load_scorer(directory, manifest, options or RuntimeOptions())
+        )
+
+    @property
+    def threshold(self) -> float:
+        return self.decision.threshold
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.manifest.metadata
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability that each tweet is positive, in input order."""
+        normalized = normalize_many(texts, self.normalization)
+        return np.asarray(self.scorer.predict_proba(normalized), dtype=float)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return self.decision.label_all(self.predict_proba(texts))

@@ -1,0 +1,84 @@
+"""Options that several commands share, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from badbuzz.metric_names import SELECTABLE_METRICS, RankingTag
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Sentiment140 training CSV (.csv, .csv.gz, .zip) or a folder holding one. "
+        "Default: $BADBUZZ_SENTIMENT140, then the download cache.",
+    ),
+]
+ManualOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manual",
+        help="Manual test set CSV. Default: next to the training data, or inside the zip.",
+    ),
+]
+SampleOption = Annotated[
+    int | None,
+    typer.Option("--sample", min=100, help="Use a stratified sample of N tweets."),
+]
+SeedOption = Annotated[int, typer.Option(help="Seed for sampling, splits and models.")]
+RegisterOption = Annotated[
+    bool, typer.Option(help="Register each model as a version of the registered model.")
+]
+MetricOption = Annotated[
+    RankingTag,
+    typer.Option(
+        "--metric",
+        help=f"Ranking metric tag: one of {', '.join(SELECTABLE_METRICS)} (held-out split), "
+        "or the same prefixed manual_ (the manual test set).",
+    ),
+]
+ModelUriOption = Annotated[
+    str | None,
+    typer.Option(
+        help="models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN/model. "
+        "Default: models:/$BADBUZZ_MODEL_NAME@champion.",
+    ),
+]
+EmbeddingOption = Annotated[
+    Literal["word2vec", "glove"],
+    typer.Option(
+        "--embedding",
+        help="word2vec (trained with gensim on the training split) or glove (read from --glove).",
+    ),
+]
+GloveOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--glove",
+        help="Stanford GloVe vectors (.txt, .txt.gz, or the .zip, e.g. glove.twitter.27B.zip); "
+        "required with --embedding glove.",
+    ),
+]
+GloveDimOption = Annotated[
+    int | None,
+    typer.Option(help="Vector size to read from a GloVe zip holding several (25, 50, 100, 200)."),
+]
+
+
+def comma_separated(value: str, choices: Sequence[str], option: str) -> tuple[str, ...]:
+    """The names in a comma-separated option, each one of `choices`."""
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in choices]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown {unknown}: choose from {', '.join(choices)}", param_hint=option
+        )
+    return names
+
+
+def champion_uri(model_uri: str | None, model_name: str) -> str:
+    return model_uri or f"models:/{model_name}@champion"

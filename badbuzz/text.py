@@ -1,0 +1,183 @@
+"""Tweet normalisation shared by training and serving (one function, no skew).
+
+Pure and light: only the standard library, `emoji` and `snowballstemmer`, and
+`simplemma` (whose data ships in its wheel) for lemmatisation, all imported lazily
+where they cost anything. The output is a space-separated token string, which the
+vectorisers split on whitespace.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any, Literal
+
+URL_TOKEN = "xxurl"
+USER_TOKEN = "xxuser"
+
+Stemming = Literal["none", "snowball", "lemma"]
+
+
+@dataclass(frozen=True)
+class NormalizationConfig:
+    """Which steps run, in this order. Saved in every bundle."""
+
+    html_entities: bool = True  # "&quot;" -> '"', "&lt;3" -> "<3"
+    urls: bool = True  # "http://t.co/x" -> xxurl
+    mentions: bool = True  # "@united" -> xxuser
+    hashtags: bool = True  # "#fail" -> "fail"
+    emoticons: bool = True  # ":(" -> "sad"
+    emoji: bool = True  # "😡" -> "enraged face"
+    elongations: bool = True  # "loooove" -> "loove"
+    lowercase: bool = True
+    stopwords: bool = False  # drops stop-words but keeps negations
+    stemming: Stemming = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> NormalizationConfig:
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown normalisation settings: {sorted(unknown)}")
+        return cls(**values)
+
+
+# Lexicon models read raw text (case, punctuation and emoticons carry signal for VADER).
+RAW_TEXT = NormalizationConfig(
+    urls=False,
+    mentions=False,
+    hashtags=False,
+    emoticons=False,
+    emoji=False,
+    elongations=False,
+    lowercase=False,
+)
+
+# Western emoticons, longest first so ":-((" is not read as ":-(".
+_EMOTICON_WORDS = {
+    "happy": [":-)", ":)", ":]", "=)", ":-d", ":d", "=d", "(:", "^_^", "^^", ":o)", ":3"],
+    "laugh": ["xd", "x-d", ":'-)", ":')"],
+    "sad": [":-(", ":(", ":[", "=(", "):", ":'(", ":'-(", ":-/", ":/", ":\\", "-_-", ":|"],
+    "love": ["<3", "<33", "<333"],
+    "wink": [";-)", ";)", ";d", ";-d"],
+    "tongue": [":-p", ":p", ";p", "=p"],
+    "surprise": [":-o", ":o", "o_o", "o.o"],
+    "angry": [">:(", ">:-(", ":@"],
+}
+_EMOTICON_TO_WORD = {
+    emoticon: word for word, emoticons in _EMOTICON_WORDS.items() for emoticon in emoticons
+}
+# An emoticon stands alone: after start/space and before space/end/punctuation.
+EMOTICON_RE = re.compile(
+    r"(?<!\S)("
+    + "|".join(re.escape(e) for e in sorted(_EMOTICON_TO_WORD, key=len, reverse=True))
+    + r")(?=\s|$|[.,!?])",
+    re.IGNORECASE,
+)
+URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|net|org|ly|co)/\S*", re.IGNORECASE)
+MENTION_RE = re.compile(r"@\w+")
+HASHTAG_RE = re.compile(r"#(\w+)")
+ELONGATION_RE = re.compile(r"([^\W\d_])\1{2,}")  # letters only: "1000" stays
+_PUNCT_RUN_RE = re.compile(r"([!?])[!?]+")
+_TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[!?]+|\w+")
+
+NEGATIONS = frozenset(
+    """no not nor never none nobody nothing neither nowhere cannot can't cant don't dont
+    doesn't doesnt didn't didnt isn't isnt wasn't wasnt aren't arent weren't werent won't wont
+    wouldn't wouldnt shouldn't shouldnt couldn't couldnt haven't havent hasn't hasnt hadn't
+    hadnt mustn't ain't aint""".split()  # noqa: SIM905
+)
+# NLTK's English stop-word list, minus the negations above.
+STOPWORDS = (
+    frozenset(
+        """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+        yourselves he him his himself she she's her hers herself it it's its itself they them
+        their theirs themselves what which who whom this that that'll these those am is are was
+        were be been being have has had having do does did doing a an the and but if or because
+        as until while of at by for with about against between into through during before after
+        above below to from up down in out on off over under again further then once here there
+        when where why how all any both each few more most other some such only own same so than
+        too very s t can will just should should've now d ll m o re ve y ma""".split()  # noqa: SIM905
+    )
+    - NEGATIONS
+)
+
+
+@cache
+def _stem(word: str) -> str:
+    return _snowball().stemWord(word)  # type: ignore[no-any-return]
+
+
+@cache
+def _snowball() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@cache
+def _lemma(word: str) -> str:
+    import simplemma
+
+    return simplemma.lemmatize(word, lang="en")  # type: ignore[no-any-return]
+
+
+def _demojize(text: str) -> str:
+    if text.isascii():  # most tweets: skip the emoji scan entirely
+        return text
+    import emoji
+
+    return emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+
+
+def missing_packages(config: NormalizationConfig) -> list[str]:
+    """Packages `config` needs that are not installed (lemmatisation's word lists are an
+    extra: the TFLite serving image has none)."""
+    if config.stemming == "lemma" and importlib.util.find_spec("simplemma") is None:
+        return ["simplemma"]
+    return []
+
+
+def normalize(text: str, config: NormalizationConfig = NormalizationConfig()) -> str:
+    """Normalise one tweet into space-separated tokens."""
+    if config.html_entities and "&" in text:
+        text = html.unescape(text)
+    if config.urls:
+        text = URL_RE.sub(f" {URL_TOKEN} ", text)
+    if config.mentions:
+        text = MENTION_RE.sub(f" {USER_TOKEN} ", text)
+    if config.hashtags:
+        text = HASHTAG_RE.sub(r"\1", text)
+    if config.emoticons:
+        text = EMOTICON_RE.sub(lambda m: f" {_EMOTICON_TO_WORD[m.group(1).lower()]} ", text)
+    if config.emoji:
+        text = _demojize(text)
+    if config.elongations:
+        text = ELONGATION_RE.sub(r"\1\1", text)
+        text = _PUNCT_RUN_RE.sub(r"\1", text)
+    if config.lowercase:
+        text = text.lower()
+    if not (config.stopwords or config.stemming != "none"):
+        return " ".join(_TOKEN_RE.findall(text))
+    tokens = _TOKEN_RE.findall(text)
+    if config.stopwords:
+        tokens = [t for t in tokens if t.lower() not in STOPWORDS]
+    if config.stemming == "snowball":
+        tokens = [_stem(t) for t in tokens]
+    elif config.stemming == "lemma":
+        tokens = [_lemma(t) for t in tokens]
+    return " ".join(tokens)
+
+
+def normalize_many(
+    texts: Iterable[str],
+    config: NormalizationConfig = NormalizationConfig(),
+) -> list[str]:
+    """Normalise a batch of tweets (same result as `normalize` on each)."""
+    return [normalize(text, config) for text in texts]

@@ -1,0 +1,1 @@
+"""Fresh installs: the serving image built as its Dockerfile builds it, and the demo."""

@@ -1,0 +1,1 @@
+"""One evaluation for every model family: metrics and plots."""

