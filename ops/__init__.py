@@ -1,2 +1,2 @@
-"""What keeps the service honest in production (so far: CPU checks; next: the windowed
-error monitor, reports, the mailer's durable outbox, scheduled jobs)."""
+"""What keeps the service honest in production: the windowed error monitor, reports, the
+mailer's durable outbox and the scheduled jobs (the alerts issue builds them here)."""

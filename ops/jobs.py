@@ -1,0 +1,195 @@
+"""The scheduled work of an API process: APScheduler triggers it, the lease decides who runs
+it. Every process schedules every job; the single-runner ones (rule evaluation, outbox
+delivery, digest, retention) do their work only in the process holding the `ops` lease,
+so two workers or two replicas on one database send each mail once. Latency histograms are
+written by every process (each counts its own requests).
+
+A wrong verdict also triggers the rules at once (`nudge`), so a mail leaves within a check
+interval of the flag that completed the window.
+
+Reports are rendered in a child process (started at the first one): a chart is ~100 ms of
+Python that, in a thread of the API, would hold the GIL the event loop needs for /predict.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+
+from badbuzz.settings import OpsSettings
+from ops.alerts import record_alert
+from ops.database import new_id, predictions, utcnow
+from ops.digest import record_digest
+from ops.latency import LatencyRecorder, forget_before
+from ops.lease import Lease
+from ops.mailer import Mailer
+from ops.outbox import deliver_due
+from ops.report import AlertContext, DigestContext, RenderedReport, render_alert, render_digest
+from ops.rules import ErrorWindow, LatencyRule, Rule
+
+log = logging.getLogger(__name__)
+
+Context = TypeVar("Context", AlertContext, DigestContext)
+
+LEASE = "ops"
+OUTBOX_INTERVAL_S = 2.0
+LATENCY_FLUSH_INTERVAL_S = 1.0
+
+
+class OpsJobs:
+    def __init__(
+        self,
+        settings: OpsSettings,
+        engine: Engine,
+        model_card: Callable[[], Mapping[str, Any] | None],
+        latency: LatencyRecorder,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.model_card = model_card
+        self.latency = latency
+        # a dead holder's work resumes within a few check intervals
+        self.lease = Lease(engine, LEASE, max(10.0, 5 * settings.alert_check_interval_s))
+        self.rules: list[Rule] = [
+            ErrorWindow(
+                settings.alert_threshold,
+                settings.alert_window_seconds,
+                settings.alert_cooldown_seconds,
+            ),
+            LatencyRule(
+                settings.latency_p95_ms / 1000,
+                settings.latency_window_seconds,
+                settings.latency_min_requests,
+                settings.alert_cooldown_seconds,
+            ),
+        ]
+        self.mailer = Mailer(settings) if settings.mail_configured else None
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        # the lease separates processes; inside one, the outbox job and a firing rule
+        # both deliver, and must not send the same due message twice
+        self._delivering = threading.Lock()
+        self._renderer: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self.mailer is None:
+            log.warning(
+                "no mail: BADBUZZ_SMTP_HOST and BADBUZZ_ALERT_TO are not both set; alert "
+                "reports are written to %s and kept in the outbox",
+                self.settings.reports_dir,
+            )
+        jobs: list[tuple[Callable[[], object], str, dict[str, Any]]] = [
+            (self.check_rules, "alert-rules", {"seconds": self.settings.alert_check_interval_s}),
+            (self.deliver, "outbox", {"seconds": OUTBOX_INTERVAL_S}),
+            (self.flush_latency, "latency", {"seconds": LATENCY_FLUSH_INTERVAL_S}),
+            (self.clean_up, "retention", {"hours": 1}),
+        ]
+        for work, name, every in jobs:
+            self.scheduler.add_job(
+                work, "interval", id=name, max_instances=1, coalesce=True, **every
+            )
+        if self.settings.digest_hour_utc is not None:
+            self.scheduler.add_job(
+                self.send_digest,
+                "cron",
+                hour=self.settings.digest_hour_utc,
+                id="digest",
+                max_instances=1,
+                coalesce=True,
+            )
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        if self._renderer is not None:
+            self._renderer.shutdown(wait=True)
+        self.flush_latency()
+        self.lease.release()
+
+    def render(self, work: Callable[[Context], RenderedReport], context: Context) -> RenderedReport:
+        """`work(context)` in the renderer process."""
+        if self._renderer is None:
+            self._renderer = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self._renderer.submit(work, context).result()
+
+    def nudge(self) -> None:
+        """Evaluate the rules now (a wrong verdict just arrived)."""
+        self.scheduler.modify_job("alert-rules", next_run_time=datetime.now(UTC))
+
+    def check_rules(self) -> int:
+        """Fire what fires now; returns how many alerts were recorded here."""
+        if not self.lease.acquire():
+            return 0
+        card = dict(self.model_card() or {})
+        fired = 0
+        for rule in self.rules:
+            # the lease makes this process the only one recording: check, then record
+            with self.engine.connect() as connection:
+                firing = rule.check(connection, utcnow())
+            if firing is None:
+                continue
+            folder = record_alert(
+                self.engine,
+                firing,
+                new_id(),
+                card,
+                self.settings,
+                lambda context: self.render(render_alert, context),
+            )
+            fired += 1
+            log.warning("alert: %s; report in %s", firing.summary, folder)
+        if fired:
+            self.deliver()
+        return fired
+
+    def deliver(self) -> None:
+        if self.mailer is None or not self.lease.acquire():
+            return
+        with self._delivering:
+            deliver_due(
+                self.engine,
+                self.mailer,
+                self.settings.alert_to,
+                self.settings.outbox_max_backoff_s,
+            )
+
+    def flush_latency(self) -> None:
+        self.latency.flush(self.engine, time.time())
+
+    def send_digest(self) -> None:
+        if not self.lease.acquire():
+            return
+        folder = record_digest(
+            self.engine,
+            utcnow(),
+            self.model_card() or {},
+            self.settings,
+            lambda context: self.render(render_digest, context),
+        )
+        if folder is not None:
+            log.info("daily digest written to %s", folder)
+            self.deliver()
+
+    def clean_up(self) -> None:
+        """Delete predictions past the retention period, and old latency histograms."""
+        if not self.lease.acquire():
+            return
+        now = utcnow()
+        cutoff = now - timedelta(days=self.settings.retention_days)
+        with self.engine.begin() as connection:
+            gone = connection.execute(
+                delete(predictions).where(predictions.c.created_at < cutoff)
+            ).rowcount
+        window = max(self.settings.latency_window_seconds, 86_400)
+        forget_before(self.engine, now - timedelta(seconds=window))
+        if gone:
+            log.info("retention: deleted %d predictions older than %s", gone, cutoff)

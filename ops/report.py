@@ -1,0 +1,296 @@
+"""Alert and digest reports: what they say (the contexts below), rendered as text and HTML
+from Jinja2 templates (`ops/templates/`), with a small PNG chart, and written to a folder so
+that a box with no mail set up keeps every report."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from ops.chart import verdicts_chart
+from ops.rules import ERROR_WINDOW, LATENCY
+
+
+@dataclass(frozen=True)
+class FlaggedTweet:
+    """A prediction a user said was wrong."""
+
+    text: str
+    predicted_label: str
+    probability_positive: float | None  # None when the feedback named the text, not an id
+    flagged_at: datetime
+    model_version: str | None
+
+
+@dataclass(frozen=True)
+class ErrorRate:
+    """User verdicts over a period: how many said wrong, of how many given."""
+
+    wrong: int
+    judged: int
+    predictions: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.wrong / self.judged if self.judged else None
+
+
+@dataclass(frozen=True)
+class HourCount:
+    """One bar of the chart: verdicts in the hour starting at `hour`."""
+
+    hour: datetime
+    wrong: int
+    judged: int
+
+
+@dataclass(frozen=True)
+class AlertContext:
+    alert_id: str
+    rule: str  # "error_window" or "latency"
+    fired_at: datetime
+    window_start: datetime
+    window_end: datetime
+    observed: float  # wrong predictions in the window, or p95 latency in ms
+    threshold: float
+    summary: str  # one line: what happened
+    flagged: list[FlaggedTweet]  # the feedback rows that caused it (empty for latency)
+    model_card: dict[str, Any]  # name, version, model_family, embedding_type, threshold, ...
+    error_rate_hour: ErrorRate
+    error_rate_day: ErrorRate
+    hours: list[HourCount]  # the last 24 hours, oldest first: the chart
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    fired_at: datetime
+    rule: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class DigestContext:
+    day_start: datetime
+    day_end: datetime
+    predictions: int
+    negative_share: float | None
+    error_rate: ErrorRate
+    alerts: list[AlertLine]
+    model_card: dict[str, Any]
+    hours: list[HourCount]
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    subject: str
+    text: str
+    html: str
+    chart_png: bytes | None  # None where matplotlib is not installed (the TFLite image)
+
+
+CHART_CONTENT_ID = "chart"  # the mailer attaches the PNG inline under this Content-ID
+CHART_FILE = "chart.png"
+CHART_OMITTED = "chart omitted: matplotlib is not installed"
+
+# The settings behind each report, named as the environment variables that set them.
+_ALERT_SETTINGS = {
+    ERROR_WINDOW: (
+        "BADBUZZ_ALERT_THRESHOLD",
+        "BADBUZZ_ALERT_WINDOW_SECONDS",
+        "BADBUZZ_ALERT_COOLDOWN_SECONDS",
+        "BADBUZZ_ALERT_TO",
+    ),
+    LATENCY: (
+        "BADBUZZ_LATENCY_P95_MS",
+        "BADBUZZ_LATENCY_WINDOW_SECONDS",
+        "BADBUZZ_LATENCY_MIN_REQUESTS",
+        "BADBUZZ_ALERT_COOLDOWN_SECONDS",
+        "BADBUZZ_ALERT_TO",
+    ),
+}
+_DIGEST_SETTINGS = ("BADBUZZ_DIGEST_HOUR_UTC", "BADBUZZ_ALERT_TO")
+
+# Model card keys shown first, in this order, with these labels; other keys follow as named.
+_CARD_LABELS = {
+    "name": "Name",
+    "version": "Version",
+    "model_family": "Family",
+    "embedding_type": "Embedding",
+    "threshold": "Decision threshold",
+    "runtime": "Runtime",
+}
+
+
+def render_alert(context: AlertContext) -> RenderedReport:
+    """An alert as a mail would carry it: subject, text and HTML bodies, the chart."""
+    model = _model_label(context.model_card)
+    if context.rule == ERROR_WINDOW:
+        wrong = round(context.observed)
+        length = _duration(context.window_end - context.window_start)
+        headline = f"{_plural(wrong, 'wrong prediction')} in {length}"
+        observed = _plural(wrong, "wrong prediction")
+        threshold = f"{context.threshold:g}"
+    elif context.rule == LATENCY:
+        observed = f"p95 of /predict {context.observed:,.0f} ms"
+        threshold = f"{context.threshold:,.0f} ms"
+        headline = f"slow /predict: p95 {context.observed:,.0f} ms, threshold {threshold}"
+    else:
+        raise ValueError(
+            f"no report for alert rule {context.rule!r}: expected {ERROR_WINDOW!r} or {LATENCY!r}"
+        )
+    chart = verdicts_chart(context.hours)
+    values = {
+        "context": context,
+        "subject": f"[badbuzz] {headline} ({model})",
+        "observed": observed,
+        "threshold": threshold,
+        "card": _card_rows(context.model_card),
+        "chart": chart is not None,
+        "settings": _ALERT_SETTINGS[context.rule],
+    }
+    return _render("alert", values, chart)
+
+
+def render_digest(context: DigestContext) -> RenderedReport:
+    """The daily digest: the day's predictions and verdicts, its alerts, the model."""
+    day = _utc(context.day_start).date().isoformat()
+    alerts = _plural(len(context.alerts), "alert")
+    rate = context.error_rate.rate
+    error_rate = "no verdicts" if rate is None else f"error rate {rate:.1%}"
+    headline = f"digest {day}: {context.predictions:,} predictions, {error_rate}, {alerts}"
+    chart = verdicts_chart(context.hours)
+    values = {
+        "context": context,
+        "subject": f"[badbuzz] {headline} ({_model_label(context.model_card)})",
+        "day": day,
+        "card": _card_rows(context.model_card),
+        "chart": chart is not None,
+        "settings": _DIGEST_SETTINGS,
+    }
+    return _render("digest", values, chart)
+
+
+def write_report(rendered: RenderedReport, folder: Path) -> Path:
+    """Write report.txt, report.html (its chart read from chart.png beside it) and chart.png
+    into `folder`, each file whole or not at all; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # The chart goes first, so the HTML never points at a file not there yet.
+    if rendered.chart_png is None:
+        (folder / CHART_FILE).unlink(missing_ok=True)
+    else:
+        _write_atomically(folder / CHART_FILE, rendered.chart_png)
+    _write_atomically(folder / "report.txt", rendered.text.encode())
+    html = rendered.html.replace(f'src="cid:{CHART_CONTENT_ID}"', f'src="{CHART_FILE}"')
+    _write_atomically(folder / "report.html", html.encode())
+    return folder
+
+
+def _render(name: str, values: dict[str, Any], chart: bytes | None) -> RenderedReport:
+    environment = _environment()
+    values = values | {
+        "chart_src": f"cid:{CHART_CONTENT_ID}",
+        "chart_file": CHART_FILE,
+        "chart_omitted": CHART_OMITTED,
+    }
+    return RenderedReport(
+        subject=values["subject"],
+        text=environment.get_template(f"{name}.txt.j2").render(values),
+        html=environment.get_template(f"{name}.html.j2").render(values),
+        chart_png=chart,
+    )
+
+
+@cache
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("ops", "templates"),
+        # Tweets are user text: HTML escapes everything; the text bodies are sent as is.
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters |= {
+        "utc": _iso_utc,
+        "percent": _percent,
+        "error_rate": _error_rate,
+        "duration": _duration,
+        "number": "{:,}".format,
+    }
+    return environment
+
+
+def _utc(moment: datetime) -> datetime:
+    # The database stores UTC; SQLite hands it back naive.
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso_utc(moment: datetime) -> str:
+    return f"{_utc(moment):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"
+
+
+def _error_rate(rate: ErrorRate) -> str:
+    predictions = _plural(rate.predictions, "prediction")
+    if rate.rate is None:
+        return f"no verdicts, {predictions}"
+    return f"{rate.wrong:,} wrong of {rate.judged:,} judged ({rate.rate:.1%}), {predictions}"
+
+
+def _duration(length: timedelta) -> str:
+    seconds = length.total_seconds()
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60, 1):g} min"
+    return f"{round(seconds / 3600, 1):g} h"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _model_label(card: dict[str, Any]) -> str:
+    name = card.get("name") or "unknown"
+    version = card.get("version")
+    if version is None:
+        return f"model {name}"
+    return f"model {name} v{version}" if str(version).isdigit() else f"model {name} {version}"
+
+
+def _card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    keys = [key for key in _CARD_LABELS if key in card]
+    keys += sorted(key for key in card if key not in _CARD_LABELS)
+    return [(_CARD_LABELS.get(key, key), _card_value(card[key])) for key in keys]
+
+
+def _card_value(value: object) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Readers (and a crash) see the old file or the new one, never half of one."""
+    # Not mkstemp: its files are private (0600); a report is as readable as the folder allows.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with temporary.open("xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,135 @@
+"""The daily digest and the retention clean-up, run by the jobs against a real SQLite file:
+the digest is stored once a day whoever builds it, and old predictions go."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+
+from badbuzz.settings import OpsSettings
+from ops.database import connect, feedback, new_id, outbox, predictions, utcnow
+from ops.digest import record_digest
+from ops.jobs import OpsJobs
+from ops.latency import LatencyRecorder
+from ops.outbox import queue
+
+CARD = {"name": "tweet-sentiment", "version": "7", "model_family": "logreg"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> OpsSettings:
+    return OpsSettings(home=tmp_path, alert_to=["oncall@airline.example"], retention_days=2)
+
+
+@pytest.fixture
+def engine(settings: OpsSettings) -> Engine:
+    return connect(settings.resolved_database_url)
+
+
+def predict(engine: Engine, label: str, age: timedelta) -> str:
+    prediction_id = new_id()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(predictions).values(
+                id=prediction_id,
+                text="a tweet",
+                label=label,
+                probability_positive=0.9 if label == "positive" else 0.1,
+                model_name="tweet-sentiment",
+                model_version="7",
+                created_at=utcnow() - age,
+            )
+        )
+    return prediction_id
+
+
+def test_the_digest_counts_the_day_and_is_stored_once(
+    engine: Engine, settings: OpsSettings
+) -> None:
+    for label in ("negative", "negative", "negative", "positive"):
+        predict(engine, label, timedelta(hours=2))
+    predict(engine, "negative", timedelta(days=3))  # not the last day's
+    with engine.begin() as connection:
+        connection.execute(
+            insert(feedback).values(
+                id=new_id(),
+                prediction_id=None,
+                text="a tweet",
+                predicted_label="negative",
+                correct=False,
+                model_version="7",
+                created_at=utcnow() - timedelta(hours=1),
+            )
+        )
+    now = utcnow()
+    folder = record_digest(engine, now, CARD, settings)
+    assert folder is not None and (folder / "report.txt").is_file()
+    text = (folder / "report.txt").read_text()
+    assert "Predictions:     4\n" in text  # the one of 3 days ago is not the day's
+    assert "Negative share:  75.0%" in text
+    # a second runner the same day: nothing more stored
+    assert record_digest(engine, now, CARD, settings) is None
+    with engine.connect() as connection:
+        rows = connection.execute(select(outbox.c.message_id, outbox.c.message)).all()
+    assert [row.message_id for row in rows] == [f"<digest-{now:%Y%m%d}@badbuzz>"]
+    message = BytesParser(policy=policy.default).parsebytes(rows[0].message)
+    assert message["To"] == "oncall@airline.example"
+
+
+def test_retention_deletes_old_predictions_only(engine: Engine, settings: OpsSettings) -> None:
+    kept = predict(engine, "negative", timedelta(days=1))
+    predict(engine, "negative", timedelta(days=3))
+    jobs = OpsJobs(settings, engine, lambda: CARD, LatencyRecorder("test"))
+    jobs.clean_up()
+    with engine.connect() as connection:
+        left = connection.execute(select(predictions.c.id)).scalars().all()
+        assert left == [kept]
+        assert connection.execute(select(func.count()).select_from(outbox)).scalar_one() == 0
+
+
+def test_two_deliveries_at_once_in_one_process_send_a_message_once(tmp_path: Path) -> None:
+    """The outbox job and a rule that just fired both deliver, in two scheduler threads of
+    the process that holds the lease: the due message still leaves once."""
+    from tests.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        env = server.env()
+        settings = OpsSettings(
+            home=tmp_path,
+            smtp_host=env["BADBUZZ_SMTP_HOST"],
+            smtp_port=int(env["BADBUZZ_SMTP_PORT"]),
+            smtp_security="none",
+            alert_to=["oncall@airline.example"],
+        )
+        engine = connect(settings.resolved_database_url)
+        message = EmailMessage()
+        message["From"] = settings.smtp_from
+        message["Subject"] = "one alert"
+        message["Message-ID"] = "<alert-once@badbuzz>"
+        message.set_content("one report")
+        with engine.begin() as connection:
+            assert queue(connection, message)
+        jobs = OpsJobs(settings, engine, lambda: CARD, LatencyRecorder("test"))
+        start = threading.Barrier(2)
+
+        def deliver() -> None:
+            start.wait()
+            jobs.deliver()
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        server.wait_for(1)
+        time.sleep(0.5)
+        assert [str(r.message["Subject"]) for r in server.received] == ["one alert"]
