@@ -7,11 +7,12 @@ SENTIMENT140 ?= $(abspath ../shared/data/sentiment140)
 export BADBUZZ_SENTIMENT140 ?= $(SENTIMENT140)
 DEMO_HOME ?= .badbuzz-demo
 DEMO_PORT ?= 8000
+DEMO_CONSOLE_PORT ?= 8501
 # Which baselines the demo trains, on how many tweets (empty: the whole file).
 DEMO_MODELS ?= nb,logreg,svm,rf,lgbm,xgb,vader,textblob
 DEMO_SAMPLE ?=
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup browser demo test bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -26,11 +27,19 @@ demo: setup
 	$(BIN)/badbuzz train baseline --models $(DEMO_MODELS) $(if $(DEMO_SAMPLE),--sample $(DEMO_SAMPLE))
 	$(BIN)/badbuzz promote --metric precision
 	$(BIN)/badbuzz evaluate
-	@echo "Serving @champion on http://127.0.0.1:$(DEMO_PORT) (OpenAPI docs at /docs; Ctrl+C stops). Try:"
+	@echo "Serving @champion on http://127.0.0.1:$(DEMO_PORT) (OpenAPI docs at /docs) and the console"
+	@echo "on http://127.0.0.1:$(DEMO_CONSOLE_PORT); one Ctrl+C stops both. Try:"
 	@echo "  curl -s -X POST http://127.0.0.1:$(DEMO_PORT)/predict -H 'content-type: application/json' -d '{\"text\": \"@united lost my bag again, worst airline\"}'"
-	BADBUZZ_MODEL_ALIAS=champion exec $(BIN)/badbuzz serve --port $(DEMO_PORT)
+	BADBUZZ_MODEL_ALIAS=champion exec $(BIN)/badbuzz serve --port $(DEMO_PORT) \
+		--console-port $(DEMO_CONSOLE_PORT)
 
-test: setup
+# The real browser of the console's browser test: Debian's chromium, which Playwright drives
+# (no browser download). Installed with apt when missing (as root, or through sudo).
+APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
+browser:
+	@command -v chromium >/dev/null || { $(APT_GET) update -q && $(APT_GET) install -y -q chromium; }
+
+test: setup browser
 	$(BIN)/pytest
 
 bench: setup

@@ -39,3 +39,11 @@ def _no_mlflow_uri_leaks() -> Iterator[None]:
 
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
         mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, sentiment140_dir: Path) -> Path:
+    """A real scikit-learn bundle fitted on a few manual-set tweets (`tests.bundles`)."""
+    from tests.bundles import write_tiny_sklearn_bundle
+
+    return write_tiny_sklearn_bundle(tmp_path_factory.mktemp("tiny") / "bundle")

@@ -15,7 +15,7 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from badbuzz.cli import alerts, data, registry, serve, train, tune
+from badbuzz.cli import alerts, console, data, registry, serve, train, tune
 from badbuzz.cli.tables import errors
 from badbuzz.errors import UserError
 
@@ -30,6 +30,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(tune.app)
 app.add_typer(registry.app)
 app.add_typer(serve.app)
+app.add_typer(console.app)
 app.add_typer(alerts.app, name="alerts")
 
 
@@ -52,7 +53,7 @@ def configure(
 
 # The install extra a command needs (the others: `train`), and the extras of the libraries
 # only some runs of a command import.
-EXTRA_OF_COMMAND = {"serve": "api", "promote": "registry", "export": "registry"}
+EXTRA_OF_COMMAND = {"serve": "api", "console": "ui", "promote": "registry", "export": "registry"}
 EXTRA_OF_MODULE = {
     "tensorflow": "deep",
     "keras": "deep",
@@ -61,6 +62,7 @@ EXTRA_OF_MODULE = {
     "torch": "transformer",
     "transformers": "transformer",
     "simplemma": "lemma",
+    "streamlit": "ui",
 }
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from badbuzz.cli.console import start_console
+
 app = typer.Typer()
 
 
@@ -18,6 +20,10 @@ def serve(
         int | None, typer.Option(help="Port; default $PORT (Cloud Run), else 8000.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    console_port: Annotated[
+        int | None,
+        typer.Option(help="Also serve the console on this port (stopped with the API)."),
+    ] = None,
 ) -> None:
     """Serve the model API (settings: BADBUZZ_* environment variables, see README)."""
     import logging
@@ -42,15 +48,25 @@ def serve(
     predictions = logging.getLogger("badbuzz.predictions")
     predictions.addHandler(logging.StreamHandler(sys.stdout))
     predictions.propagate = False
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port or int(os.environ.get("PORT", "8000")),
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    port = port or int(os.environ.get("PORT", "8000"))
+    console = None
+    if console_port is not None:
+        console = start_console(host, console_port, f"http://{host}:{port}")
+        typer.echo(f"Console on http://{host}:{console_port} (the API: http://{host}:{port})")
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if console is not None:
+            console.terminate()
+            console.wait(timeout=15)
 
 
 def share_metrics_between_workers(default_dir: Path) -> None:

@@ -50,3 +50,11 @@ def test_env_example_names_every_required_variable(stack: dict[str, Any]) -> Non
         if "=" in line and not line.startswith("#")
     }
     assert required and required <= example
+
+
+def test_the_console_waits_for_a_healthy_api_and_reaches_it_by_name(stack: dict[str, Any]) -> None:
+    ui = stack["services"]["ui"]
+    assert ui["depends_on"]["api"]["condition"] == "service_healthy"
+    assert ui["environment"]["BADBUZZ_API_URL"] == "http://api:8000"
+    assert "/_stcore/health" in " ".join(ui["healthcheck"]["test"])
+    assert ui["build"]["dockerfile"] == "compose/ui.Dockerfile"

@@ -1,7 +1,7 @@
-"""A virtual environment installed the way `compose/api.Dockerfile` builds the serving image:
-from exactly the files its COPY lines name, with the extra its EXTRA build argument names,
-installed as a regular (not editable) package. No Docker engine runs here: this is the
-image's install, minus the base image.
+"""A virtual environment installed the way a Dockerfile of `compose/` builds its image (the
+API's by default, the console's too): from exactly the files its COPY lines name, with the
+extra its EXTRA build argument names, installed as a regular (not editable) package. No
+Docker engine runs here: this is the image's install, minus the base image.
 
 The environment is cached by a hash of `pyproject.toml`, the Dockerfile and the extra, so
 its dependencies are installed once; the project's own code is reinstalled (without
@@ -24,6 +24,7 @@ from dockerfile_parse import DockerfileParser
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "compose" / "api.Dockerfile"
+CONSOLE_DOCKERFILE = REPO / "compose" / "ui.Dockerfile"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "badbuzz-test-venvs"
 PIP_TIMEOUT_S = 1200
 
@@ -32,6 +33,7 @@ PIP_TIMEOUT_S = 1200
 class ImageRecipe:
     """What the Dockerfile puts in the image: files copied from the repo, and the extra."""
 
+    dockerfile: Path
     sources: tuple[str, ...]  # paths relative to the build context (the repo root)
     default_extra: str
 
@@ -54,7 +56,7 @@ def read_recipe(dockerfile: Path = DOCKERFILE) -> ImageRecipe:
         raise ValueError(
             f'{dockerfile}: expected ARG EXTRA=... and RUN pip install ".[${{EXTRA}}]"'
         )
-    return ImageRecipe(tuple(sources), extra)
+    return ImageRecipe(dockerfile, tuple(sources), extra)
 
 
 def stage(recipe: ImageRecipe, context: Path) -> Path:
@@ -93,12 +95,13 @@ def serving_venv(extra: str | None = None, recipe: ImageRecipe | None = None) ->
     recipe = recipe or read_recipe()
     extra = extra or recipe.default_extra
     digest = hashlib.sha256()
-    for part in ((REPO / "pyproject.toml").read_bytes(), DOCKERFILE.read_bytes()):
+    for part in ((REPO / "pyproject.toml").read_bytes(), recipe.dockerfile.read_bytes()):
         digest.update(part)
     digest.update(f"{extra} {sys.version}".encode())
-    venv = CACHE / f"{extra}-{digest.hexdigest()[:16]}"
+    image = recipe.dockerfile.name.removesuffix(".Dockerfile")
+    venv = CACHE / f"{image}-{extra}-{digest.hexdigest()[:16]}"
     CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / f"{extra}.lock").open("w") as lock, tempfile.TemporaryDirectory() as tmp:
+    with (CACHE / f"{image}-{extra}.lock").open("w") as lock, tempfile.TemporaryDirectory() as tmp:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs must not build one venv together
         context = stage(recipe, Path(tmp))
         complete = venv / ".complete"

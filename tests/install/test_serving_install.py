@@ -129,11 +129,14 @@ def test_the_cli_runs_and_no_training_library_is_installed(venv: Path) -> None:
     assert installed.stdout.split() == []
 
 
-def test_a_training_command_says_which_extra_it_needs(venv: Path) -> None:
-    result = run_in(venv, "badbuzz", "evaluate")
+@pytest.mark.parametrize(("command", "extra"), [("evaluate", "train"), ("console", "ui")])
+def test_a_command_of_another_role_says_which_extra_it_needs(
+    venv: Path, command: str, extra: str
+) -> None:
+    result = run_in(venv, "badbuzz", command)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "install badbuzz[train]" in result.stderr.splitlines()[-1]
+    assert f"install badbuzz[{extra}]" in result.stderr.splitlines()[-1]
 
 
 @pytest.mark.parametrize("kind", ["tflite", "sklearn"])

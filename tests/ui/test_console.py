@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from tests.api.support import API_KEY, KEY_HEADER, Api, start_api
-from tests.bundles import write_tiny_sklearn_bundle
+from tests.api.support import API_KEY, KEY_HEADER, Api
 from tests.processes import free_port
+from tests.ui.support import feedback_rows, serve
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "ui" / "app.py"
@@ -25,23 +24,9 @@ NEGATIVE = "worst airline ever, lost my bag and cancelled my flight, hate it"
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory, sentiment140_dir: Path) -> Path:
-    return write_tiny_sklearn_bundle(tmp_path_factory.mktemp("bundle") / "tiny")
-
-
-def serve(root: Path, bundle: Path, **settings: str) -> Api:
-    return start_api(
-        root / "home",
-        root / "work",
-        {"BADBUZZ_MODEL_BUNDLE": str(bundle), "BADBUZZ_API_KEY": API_KEY, **settings},
-        name="ui-api",
-    )
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Iterator[Api]:
+def api(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iterator[Api]:
     # no alert from the wrong verdicts these tests send: the Alerts test has its own API
-    api = serve(tmp_path_factory.mktemp("api"), bundle, BADBUZZ_ALERT_THRESHOLD="1000")
+    api = serve(tmp_path_factory.mktemp("api"), tiny_bundle, BADBUZZ_ALERT_THRESHOLD="1000")
     yield api
     api.stop()
 
@@ -74,16 +59,6 @@ def texts(app: AppTest) -> str:
     ]
     parts += [str(m.label) + " " + str(m.value) for m in app.metric]
     return "\n".join(parts)
-
-
-def feedback_rows(api: Api) -> list[tuple[str | None, bool]]:
-    engine = sa.create_engine(f"sqlite:///{api.home / 'badbuzz.db'}")
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT prediction_id, correct FROM feedback"))
-            return [(row[0], bool(row[1])) for row in rows]
-    finally:
-        engine.dispose()
 
 
 def test_analyse_shows_label_probability_and_version_then_records_no(
@@ -185,9 +160,9 @@ def test_buzz_is_not_available_on_this_api(api: Api, monkeypatch: pytest.MonkeyP
 
 
 def test_alerts_lists_nothing_then_the_alert(
-    tmp_path: Path, bundle: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api = serve(tmp_path, bundle, BADBUZZ_ALERT_THRESHOLD="3")
+    api = serve(tmp_path, tiny_bundle, BADBUZZ_ALERT_THRESHOLD="3")
     try:
         app = open_page(console(monkeypatch, api.url), "Alerts")
         assert "No alerts" in app.info[0].value
