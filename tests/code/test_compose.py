@@ -1,15 +1,27 @@
-"""The compose stack cannot run here (no Docker engine): check its wiring instead."""
+"""The compose stack cannot run here (no Docker engine): validate its files against the
+compose-spec schema, check its wiring, run its preflight script, and read the images'
+Dockerfiles."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from dockerfile_parse import DockerfileParser
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
+LONG_RUNNING = {"postgres", "minio", "mlflow", "api", "ui", "mailpit"}
+PUBLISHED = {"mlflow": "5000", "api": "8000", "ui": "8501", "mailpit": "8025"}
+DOCKERFILES = {
+    "api": COMPOSE / "api.Dockerfile",
+    "ui": COMPOSE / "ui.Dockerfile",
+    "mlflow": COMPOSE / "mlflow" / "Dockerfile",
+}
 
 
 @pytest.fixture(scope="module")
@@ -17,44 +29,119 @@ def stack() -> dict[str, Any]:
     return yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())
 
 
-def test_services_and_start_order(stack: dict[str, Any]) -> None:
+def test_the_file_follows_the_compose_spec() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    done = subprocess.run(
+        [
+            str(checker),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE / "docker-compose.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_service_waits_for_what_it_needs_to_be_healthy(stack: dict[str, Any]) -> None:
     services = stack["services"]
-    assert set(services) >= {"postgres", "minio", "minio-init", "mlflow"}
-    mlflow_deps = services["mlflow"]["depends_on"]
-    assert mlflow_deps["postgres"]["condition"] == "service_healthy"
-    assert mlflow_deps["minio-init"]["condition"] == "service_completed_successfully"
+    assert set(services) == LONG_RUNNING | {"preflight", "minio-init"}
+    needs = {
+        "postgres": {"preflight": "service_completed_successfully"},
+        "minio": {"preflight": "service_completed_successfully"},
+        "minio-init": {"minio": "service_healthy"},
+        "mlflow": {"postgres": "service_healthy", "minio-init": "service_completed_successfully"},
+        "api": {"mlflow": "service_healthy", "mailpit": "service_healthy"},
+        "ui": {"api": "service_healthy"},
+    }
+    for name, expected in needs.items():
+        depends = {dep: spec["condition"] for dep, spec in services[name]["depends_on"].items()}
+        assert depends == expected, name
 
 
-def test_mlflow_proxies_artifacts_to_minio_with_postgres_backend(stack: dict[str, Any]) -> None:
-    mlflow = stack["services"]["mlflow"]
-    assert "--serve-artifacts" in mlflow["command"]
-    assert mlflow["environment"]["ARTIFACTS_DESTINATION"].startswith("s3://")
-    assert mlflow["environment"]["BACKEND_STORE_URI"].startswith("postgresql+psycopg://")
-    assert mlflow["environment"]["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+def test_long_running_services_are_checked_limited_rotated_and_restarted(
+    stack: dict[str, Any],
+) -> None:
+    for name in LONG_RUNNING:
+        service = stack["services"][name]
+        assert service["healthcheck"]["test"], name
+        assert service["restart"] == "unless-stopped", name
+        assert service["mem_limit"], name
+        assert service["logging"]["options"]["max-size"], name
+
+
+def test_only_the_ports_the_owner_uses_are_published(stack: dict[str, Any]) -> None:
+    published = {
+        name: [str(port).split(":")[0] for port in service.get("ports", [])]
+        for name, service in stack["services"].items()
+        if service.get("ports")
+    }
+    assert published == {name: [port] for name, port in PUBLISHED.items()}
+
+
+def test_services_reach_each_other_by_name(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert "@postgres:5432/" in services["api"]["environment"]["BADBUZZ_DATABASE_URL"]
+    assert services["api"]["environment"]["BADBUZZ_SMTP_HOST"] == "${BADBUZZ_SMTP_HOST:-mailpit}"
+    assert services["ui"]["environment"]["BADBUZZ_API_URL"] == "http://api:8000"
+    assert services["mlflow"]["environment"]["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+
+
+def test_mlflow_proxies_artifacts_behind_basic_auth(stack: dict[str, Any]) -> None:
+    environment = stack["services"]["mlflow"]["environment"]
+    assert environment["ARTIFACTS_DESTINATION"].startswith("s3://")
+    assert environment["BACKEND_STORE_URI"].startswith("postgresql+psycopg://")
+    command = DockerfileParser(path=str(DOCKERFILES["mlflow"])).cmd or ""
+    assert "--serve-artifacts" in command and "--app-name basic-auth" in command
+    api = stack["services"]["api"]["environment"]
+    assert api["MLFLOW_TRACKING_PASSWORD"] == "${MLFLOW_ADMIN_PASSWORD}"
 
 
 def test_no_secret_is_written_in_the_file(stack: dict[str, Any]) -> None:
-    secret_keys = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|ROOT_USER")
+    secret_keys = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|API_KEY")
     for name, service in stack["services"].items():
         for key, value in (service.get("environment") or {}).items():
             if secret_keys.search(key):
                 assert str(value).startswith("${"), f"{name}.{key} must come from .env"
 
 
-def test_env_example_names_every_required_variable(stack: dict[str, Any]) -> None:
+def env_example() -> dict[str, str]:
+    lines = (COMPOSE / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_env_example_documents_every_variable_the_stack_reads() -> None:
     text = (COMPOSE / "docker-compose.yml").read_text()
-    required = set(re.findall(r"\$\{(\w+):\?", text))
-    example = {
-        line.split("=")[0]
-        for line in (COMPOSE / ".env.example").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    }
-    assert required and required <= example
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)", text))
+    assert used and used <= set(env_example())
 
 
-def test_the_console_waits_for_a_healthy_api_and_reaches_it_by_name(stack: dict[str, Any]) -> None:
-    ui = stack["services"]["ui"]
-    assert ui["depends_on"]["api"]["condition"] == "service_healthy"
-    assert ui["environment"]["BADBUZZ_API_URL"] == "http://api:8000"
-    assert "/_stcore/health" in " ".join(ui["healthcheck"]["test"])
-    assert ui["build"]["dockerfile"] == "compose/ui.Dockerfile"
+def preflight(stack: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The preflight service's script, run by this machine's sh (compose's $$ unescaped)."""
+    script = stack["services"]["preflight"]["command"][2].replace("$$", "$")
+    return subprocess.run(
+        ["/bin/sh", "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_preflight_refuses_the_placeholders_and_short_secrets(stack: dict[str, Any]) -> None:
+    names = list(stack["services"]["preflight"]["environment"])
+    example = env_example()
+    refused = preflight(stack, {name: example[name] for name in names})
+    assert refused.returncode == 1
+    assert "BADBUZZ_API_KEY is still a placeholder" in refused.stdout
+    short = preflight(stack, {name: "s3cret-but-short"[:12] for name in names})
+    assert short.returncode == 1 and "must be 16+ characters" in short.stdout
+    accepted = preflight(stack, {name: f"{name.lower()}-Zq8vT2mW9xK4" for name in names})
+    assert accepted.returncode == 0, accepted.stdout
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_each_image_runs_as_a_user_and_checks_its_own_health_on_port(image: str) -> None:
+    parser = DockerfileParser(path=str(DOCKERFILES[image]))
+    values = {i["instruction"]: i["value"] for i in parser.structure}  # the last of each kind
+    assert values["USER"] not in ("root", "0")
+    assert "PORT" in parser.envs and "PORT" in values["HEALTHCHECK"]
