@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 metadata = MetaData()
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -133,8 +134,20 @@ def connect(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if sqlite:
         event.listen(engine, "connect", _sqlite_wal)
-    metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    """`create_all`, with workers starting at once on a new database: when another created
+    a table between our check and our CREATE, check again (each round, one table fewer)."""
+    for _ in range(len(metadata.tables)):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            continue
+    metadata.create_all(engine)  # by now every table exists, or the error is real
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: object) -> None:
