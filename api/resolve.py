@@ -77,7 +77,7 @@ def _registry_choice(settings: ApiSettings) -> tuple[str, dict[str, str]]:
         settings.model_name,
         settings.select_metric,
         settings.embedding_type,
-        settings.min_recall,
+        settings.min_positive_recall,
     )
     mv = client.get_model_version(settings.model_name, best.version)
     return best.version, dict(mv.tags or {})

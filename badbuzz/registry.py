@@ -9,7 +9,6 @@ wherever the server puts them. Needs `mlflow` (the `train` extra) or `mlflow-ski
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from badbuzz.errors import RegistryError
+from badbuzz.metric_names import FLOOR_METRIC, current_name, tag_value
 from badbuzz.settings import BadbuzzSettings
 
 CHAMPION = "champion"
@@ -67,6 +67,8 @@ class Candidate:
     embedding_type: str
     aliases: tuple[str, ...]
     run_id: str
+    positive_recall: float | None  # the floor's metric
+    threshold: float | None  # None: registered before thresholds were chosen (then 0.5)
 
 
 def _all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
@@ -80,33 +82,31 @@ def _all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
             return versions
 
 
-def _tag_value(tags: dict[str, str], name: str) -> float | None:
-    try:
-        value = float(tags[name])
-    except (KeyError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
 def rank_versions(
     client: MlflowClient,
     name: str,
     metric: str,
     embedding_type: str | None = None,
-    min_recall: float = 0.0,
+    min_positive_recall: float = 0.0,
 ) -> list[Candidate]:
     """Registered versions with a `metric` tag, best first (ties: newest first).
 
-    `min_recall` keeps out models that buy precision by flagging almost nothing.
+    `metric` may be an old name (`precision`: `negative_precision`), and versions registered
+    before the names said their class are read through their old tags
+    (`badbuzz.metric_names.LEGACY_TAGS`). `min_positive_recall` keeps out models that buy
+    positive precision by calling almost nothing positive.
     """
+    metric = current_name(metric)
     candidates = []
     for mv in _all_versions(client, name):
         tags = mv.tags or {}
         if embedding_type and tags.get("embedding_type") != embedding_type:
             continue
-        score = _tag_value(tags, metric)
-        recall = _tag_value(tags, "recall")
-        if score is None or (min_recall > 0 and (recall is None or recall < min_recall)):
+        score = tag_value(tags, metric)
+        recall = tag_value(tags, FLOOR_METRIC)
+        if score is None or (
+            min_positive_recall > 0 and (recall is None or recall < min_positive_recall)
+        ):
             continue
         candidates.append(
             Candidate(
@@ -116,6 +116,8 @@ def rank_versions(
                 embedding_type=tags.get("embedding_type", "?"),
                 aliases=tuple(getattr(mv, "aliases", ()) or ()),
                 run_id=mv.run_id or "",
+                positive_recall=recall,
+                threshold=tag_value(tags, "threshold"),
             )
         )
     return sorted(candidates, key=lambda c: (c.score, int(c.version)), reverse=True)
@@ -126,15 +128,17 @@ def best_version(
     name: str,
     metric: str,
     embedding_type: str | None = None,
-    min_recall: float = 0.0,
+    min_positive_recall: float = 0.0,
 ) -> Candidate:
-    ranked = rank_versions(client, name, metric, embedding_type, min_recall)
+    ranked = rank_versions(client, name, metric, embedding_type, min_positive_recall)
     if not ranked:
         scope = f" with embedding_type={embedding_type}" if embedding_type else ""
-        floor = f" and recall >= {min_recall}" if min_recall > 0 else ""
+        floor = f" and {FLOOR_METRIC} >= {min_positive_recall}" if min_positive_recall > 0 else ""
         raise RegistryError(
-            f"no version of {name!r}{scope} has a {metric!r} tag{floor}: train one with "
-            "`badbuzz train baseline`, or relax the filters"
+            f"no version of {name!r}{scope} has a {current_name(metric)!r} tag{floor}: train "
+            "one with `badbuzz train baseline`, or relax the filters (versions registered "
+            "before the metric names said their class carry only negative_*, accuracy, "
+            "roc_auc and buzz_score tags: rank them by one of those, with a floor of 0)"
         )
     return ranked[0]
 

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from badbuzz.bundle.model import RuntimeOptions
+from badbuzz.metric_names import DEFAULT_FLOOR, KPI
 
 DEFAULT_API_KEY = "change-me"
 
@@ -147,8 +148,14 @@ class ApiSettings(OpsSettings):
     model_alias: str | None = Field(
         default=None, description="Serve this alias (e.g. champion); unset: best by metric."
     )
-    select_metric: str = Field(default="precision", description="Version tag ranked when no alias.")
-    min_recall: float = Field(default=0.5, description="Recall floor for selection by metric.")
+    select_metric: str = Field(
+        default=KPI,
+        description="Version tag ranked when no alias (badbuzz.metric_names; an old name such "
+        "as precision reads as negative_precision).",
+    )
+    min_positive_recall: float = Field(
+        default=DEFAULT_FLOOR, ge=0.0, le=1.0, description="positive_recall floor of that ranking."
+    )
     embedding_type: str | None = Field(default=None, description="Only versions with this tag.")
     model_bundle: Path | None = Field(
         default=None, description="A local bundle dir or .tar.gz: no registry at all."

@@ -37,8 +37,11 @@ MetricOption = Annotated[
     RankingTag,
     typer.Option(
         "--metric",
+        metavar="METRIC",
+        show_choices=False,  # the help lists them once, without the manual_ copies
         help=f"Ranking metric tag: one of {', '.join(SELECTABLE_METRICS)} (held-out split), "
-        "or the same prefixed manual_ (the manual test set).",
+        "or the same prefixed manual_ (the manual test set). The KPI: positive_precision "
+        "(see README, Metrics).",
     ),
 ]
 ModelUriOption = Annotated[

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from badbuzz.cli.options import MetricOption, ModelUriOption, champion_uri
-from badbuzz.cli.tables import console, values_table
+from badbuzz.cli.tables import console, threshold_table
+from badbuzz.metric_names import DEFAULT_FLOOR, FLOOR_METRIC, KPI
 
 app = typer.Typer()
 
@@ -59,6 +61,7 @@ def evaluate(
         "model_uri": model_uri,
         "data": str(path),
         "rows": len(two_class),
+        "threshold": bundle.threshold,
         "metrics": evaluation.metrics,
         "confusion": evaluation.confusion.tolist(),
     }
@@ -67,7 +70,7 @@ def evaluate(
             frame["polarity"].to_numpy(), p_all, neutral_band
         )
     title = f"{model_uri} on {len(two_class)} tweets of {path.name}"
-    console.print(values_table(evaluation.metrics, title))
+    console.print(threshold_table(evaluation.metrics, bundle.threshold, title))
     if "three_class" in report:
         console.print(
             f"3-class accuracy (neutral band {neutral_band}): "
@@ -82,19 +85,19 @@ def evaluate(
 
 @app.command("promote")
 def promote(
-    metric: MetricOption = "precision",
+    metric: MetricOption = KPI,
     embedding_type: Annotated[
         str | None, typer.Option(help="Only versions with this embedding_type tag.")
     ] = None,
-    min_recall: Annotated[
+    min_positive_recall: Annotated[
         float,
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Skip versions whose held-out recall of negatives "
-            "is below this: precision alone rewards models that flag almost nothing.",
+            help="Skip versions whose held-out positive recall is below this: positive "
+            "precision alone rewards models that call almost nothing positive.",
         ),
-    ] = 0.5,
+    ] = DEFAULT_FLOOR,
     alias: Annotated[str, typer.Option(help="Alias to move to the best version.")] = "champion",
     dry_run: Annotated[bool, typer.Option(help="Rank only; do not move the alias.")] = False,
 ) -> None:
@@ -107,13 +110,33 @@ def promote(
     settings = TrainingSettings()
     target = configure_tracking(settings)
     client = MlflowClient()
-    best = best_version(client, settings.model_name, metric, embedding_type, min_recall)
-    table = Table(title=f"{settings.model_name} versions by {metric} (recall >= {min_recall})")
-    for column in ("version", metric, "family", "embedding", "aliases"):
-        table.add_column(column, justify="right" if column in ("version", metric) else "left")
-    for c in rank_versions(client, settings.model_name, metric, embedding_type, min_recall):
+    ranked = rank_versions(client, settings.model_name, metric, embedding_type, min_positive_recall)
+    best = best_version(client, settings.model_name, metric, embedding_type, min_positive_recall)
+    table = Table(
+        title=f"{settings.model_name} versions by {metric} "
+        f"({FLOOR_METRIC} >= {min_positive_recall})",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=0,
+    )
+    columns = ("version", metric, FLOOR_METRIC, "threshold", "family", "embedding", "aliases")
+    for column in columns:
+        # metric names wrap at their underscores, so that values and families fit 80 columns
+        table.add_column(
+            column.replace("_", "\n"),
+            justify="left" if column in columns[4:] else "right",
+            min_width=max(len(word) for word in column.split("_")),
+            no_wrap=column in columns[4:6],
+        )
+    for c in ranked:
         table.add_row(
-            c.version, f"{c.score:.4f}", c.model_family, c.embedding_type, ", ".join(c.aliases)
+            c.version,
+            f"{c.score:.4f}",
+            "-" if c.positive_recall is None else f"{c.positive_recall:.4f}",
+            "-" if c.threshold is None else f"{c.threshold:.3f}",
+            c.model_family,
+            c.embedding_type,
+            ", ".join(c.aliases),
         )
     console.print(table)
     if dry_run:

@@ -119,7 +119,13 @@ def baseline(
     ] = True,
     stemming: Annotated[Stemming, typer.Option(help="none, snowball or lemma.")] = "none",
     stopwords: Annotated[bool, typer.Option(help="Drop stop-words (negations kept).")] = False,
-    optimize: Annotated[SelectableMetric, typer.Option(help="CV search metric.")] = "precision",
+    optimize: Annotated[
+        SelectableMetric,
+        typer.Option(
+            help="CV search metric, at a 0.5 threshold. The default needs no threshold (one "
+            "is chosen on validation after the fit) and ranks for the KPI's class."
+        ),
+    ] = "positive_average_precision",
     cv_folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 3,
     search_sample: Annotated[
         int, typer.Option(min=100, help="Tweets of the training split used by the CV search.")

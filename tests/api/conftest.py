@@ -52,12 +52,13 @@ def version_tags(client: MlflowClient, name: str = MODEL) -> dict[str, dict[str,
 
 def best_by(
     versions: dict[str, dict[str, str]],
-    metric: str = "precision",
-    min_recall: float = 0.5,
+    metric: str = "positive_precision",
+    min_positive_recall: float = 0.5,
     embedding_type: str | None = None,
 ) -> str:
     """The version the API should pick, computed here from the tags (not with the registry
-    code under test): highest `metric` among those with recall >= min_recall, newest on ties."""
+    code under test): highest `metric` among those with positive recall >= the floor, newest on
+    ties."""
 
     def number(tags: dict[str, str], key: str) -> float:
         try:
@@ -71,9 +72,11 @@ def best_by(
         for version, tags in versions.items()
         if (embedding_type is None or tags.get("embedding_type") == embedding_type)
         and not math.isnan(number(tags, metric))
-        and number(tags, "recall") >= min_recall
+        and number(tags, "positive_recall") >= min_positive_recall
     ]
-    assert eligible, f"no version has {metric} with recall >= {min_recall}: {versions}"
+    assert eligible, (
+        f"no version has {metric} with positive_recall >= {min_positive_recall}: {versions}"
+    )
     return str(max(eligible)[1])
 
 
@@ -83,7 +86,7 @@ class EmbeddedStore:
 
     home: Path
     versions: dict[str, dict[str, str]]  # version -> registry tags
-    champion: str  # set by `badbuzz promote --metric recall`
+    champion: str  # set by `badbuzz promote --metric positive_recall`
     best_precision: str
     bow: str  # the one version trained with --vectorizer bow
 
@@ -101,12 +104,13 @@ def check(cli: Cli, *args: str) -> None:
 @pytest.fixture(scope="session")
 def embedded_store(sentiment140: Path, tmp_path_factory: pytest.TempPathFactory) -> EmbeddedStore:
     """nb + logreg on TF-IDF and logreg on binary bag-of-words, 2,000 tweets each; the
-    champion moved by recall, so that it differs from the best by precision."""
+    champion moved by positive recall, so that it differs from the best by positive
+    precision."""
     home = tmp_path_factory.mktemp("embedded") / "home"
     cli = Cli(home, sentiment140)
     check(cli, "train", "baseline", "--models", "nb,logreg", "--sample", SAMPLE)
     check(cli, "train", "baseline", "--models", "logreg", "--vectorizer", "bow", "--sample", SAMPLE)
-    check(cli, "promote", "--metric", "recall")
+    check(cli, "promote", "--metric", "positive_recall")
     store = EmbeddedStore(home, {}, "", "", "")
     client = registry_client(store.tracking_uri)
     versions = version_tags(client)

@@ -41,7 +41,8 @@ class ServerModels:
 def server_models(
     tracking_server: TrackingServer, sentiment140: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> ServerModels:
-    """nb + logreg trained by the CLI against the server, the champion promoted by recall."""
+    """nb + logreg trained by the CLI against the server; the champion promoted by positive
+    recall."""
     cli = Cli(
         tmp_path_factory.mktemp("api-server-client") / "home",
         sentiment140,
@@ -49,7 +50,7 @@ def server_models(
         tracking_server,
     )
     check(cli, "train", "baseline", "--models", "nb,logreg", "--sample", "2000")
-    check(cli, "promote", "--metric", "recall")
+    check(cli, "promote", "--metric", "positive_recall")
     client = registry_client(tracking_server.uri)
     versions = version_tags(client)
     champion = str(client.get_model_version_by_alias(MODEL, "champion").version)

@@ -93,8 +93,8 @@ def test_without_alias_the_best_precision_is_served(
     assert served_version(api) == embedded_store.best_precision
     card = api.client().get("/model").json()
     assert (
-        card["tags"]["precision"]
-        == embedded_store.versions[embedded_store.best_precision]["precision"]
+        card["tags"]["positive_precision"]
+        == embedded_store.versions[embedded_store.best_precision]["positive_precision"]
     )
 
 

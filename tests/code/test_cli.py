@@ -34,8 +34,13 @@ def test_importing_the_cli_root_imports_no_heavy_library() -> None:
 
 
 def trained(name: str, embedding: str, version: str | None) -> TrainedModel:
-    figures = {"accuracy": 0.8123, "precision": 0.7891, "buzz_score": 0.8012}
-    return TrainedModel(name, "family", embedding, "run", version, figures, figures, 123.4)
+    figures = {
+        "accuracy": 0.8123,
+        "positive_precision": 0.8891,
+        "accuracy_at_0.5": 0.8234,
+        "positive_precision_at_0.5": 0.7891,
+    }
+    return TrainedModel(name, "family", embedding, "run", version, figures, figures, 123.4, 0.64)
 
 
 def test_the_results_table_fits_an_80_column_terminal() -> None:
@@ -46,7 +51,7 @@ def test_the_results_table_fits_an_80_column_terminal() -> None:
     assert max(len(line) for line in lines) <= 80
     text = "\n".join(lines)
     assert "…" not in text  # no header or value cut short
-    for word in ("embedding", "manual", "neg prec", "distilroberta", "0.789", "123"):
+    for word in ("embedding", "thr", "pos", "@0.5", "distilroberta", "0.889", "0.789", "123"):
         assert word in text
 
 

@@ -230,6 +230,9 @@ def test_train_lstm_command_registers_a_tagged_tflite_version(tmp_path: Path) ->
     assert 0.0 <= float(version.tags["manual_accuracy"]) <= 1.0
     run = client.get_run(version.run_id)
     assert run.data.metrics["tflite_parity_max_abs_diff"] <= 1e-4
+    # the threshold chosen on validation, as for every family, tagged and logged
+    assert run.data.metrics["threshold"] == pytest.approx(float(version.tags["threshold"]))
+    assert "manual_positive_precision_at_0.5" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(version.run_id)}
     assert {"keras", "embeddings", "plots"} <= artifacts
     assert [m.step for m in client.get_metric_history(version.run_id, "epoch_val_loss")] == [0]

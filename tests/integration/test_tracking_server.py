@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
+from badbuzz.metric_names import DEFAULT_FLOOR, FLOOR_METRIC, KPI, MANUAL_PREFIX, SELECTABLE_METRICS
+
 from .support import Cli, TrackingServer
 
 if TYPE_CHECKING:
@@ -105,8 +107,11 @@ def test_each_version_is_tagged_with_family_embedding_and_metrics(
     assert {mv.tags.get("model_family") for mv in registered} == FAMILIES
     for mv in registered:
         assert mv.tags.get("embedding_type") == "tfidf", mv.tags
-        unit_float(mv.tags.get("precision"))
-        unit_float(mv.tags.get("buzz_score"))
+        for metric in SELECTABLE_METRICS:
+            unit_float(mv.tags.get(metric))
+            unit_float(mv.tags.get(MANUAL_PREFIX + metric))
+        assert 0.0 < unit_float(mv.tags.get("threshold")) < 1.0
+        assert not {"precision", "recall", "f1"} & set(mv.tags), "names that hide their class"
 
 
 def test_promote_dry_run_moves_no_alias(promotion: Promotion, cli: Cli) -> None:
@@ -115,13 +120,18 @@ def test_promote_dry_run_moves_no_alias(promotion: Promotion, cli: Cli) -> None:
     assert promotion.aliases_after_dry_run == {}
 
 
-def test_promote_points_champion_at_the_best_precision(
+def test_promote_points_champion_at_the_best_kpi_above_the_floor(
     promotion: Promotion, cli: Cli, registry: MlflowClient
 ) -> None:
+    """The default ranking reads the very tags training wrote: positive precision among the
+    versions whose positive recall keeps the floor."""
     assert promotion.promote.returncode == 0, cli.explain(promotion.promote)
-    best = max(versions(registry), key=lambda mv: (float(mv.tags["precision"]), int(mv.version)))
+    eligible = [mv for mv in versions(registry) if float(mv.tags[FLOOR_METRIC]) >= DEFAULT_FLOOR]
+    assert eligible, "no version keeps the floor: the default promotion would fail"
+    best = max(eligible, key=lambda mv: (float(mv.tags[KPI]), int(mv.version)))
     champion = registry.get_model_version_by_alias(MODEL, "champion")
     assert champion.version == best.version
+    assert f"{KPI}={float(best.tags[KPI]):.4f}" in promotion.promote.stdout
 
 
 @pytest.fixture
@@ -159,7 +169,7 @@ def test_champion_loads_as_pyfunc_without_s3_credentials(
 
 
 def test_evaluate_champion_prints_metrics_and_writes_a_report(
-    promotion: Promotion, cli: Cli
+    promotion: Promotion, cli: Cli, registry: MlflowClient
 ) -> None:
     assert promotion.promote.returncode == 0
     uri = f"models:/{MODEL}@champion"
@@ -172,3 +182,9 @@ def test_evaluate_champion_prints_metrics_and_writes_a_report(
     assert report["model_uri"] == uri
     accuracy = report["metrics"]["accuracy"]
     assert 0.0 <= accuracy <= 1.0 and not math.isnan(accuracy)
+    # the bundle carries the threshold chosen in training; figures at it and at 0.5
+    champion = registry.get_model_version_by_alias(MODEL, "champion")
+    assert report["threshold"] == pytest.approx(float(champion.tags["threshold"]))
+    metrics = report["metrics"]
+    assert metrics[KPI] == pytest.approx(float(champion.tags[MANUAL_PREFIX + KPI]))
+    assert 0.0 <= metrics[f"{KPI}_at_0.5"] <= 1.0

@@ -4,39 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import mlflow
 import numpy as np
-from sklearn.metrics import f1_score, make_scorer, precision_score, recall_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from badbuzz.metric_names import SELECTABLE_METRICS
-from training.data.sentiment140 import NEGATIVE
+from badbuzz.metric_names import DEFAULT_THRESHOLD, SELECTABLE_METRICS
 from training.evaluation.metrics import evaluate_scores
 
 log = logging.getLogger(__name__)
 
 
-def _buzz_scorer(estimator: Any, texts: Sequence[str], y: np.ndarray) -> float:
+def _score(estimator: Any, texts: Sequence[str], y: np.ndarray, metric: str) -> float:
     p_positive = estimator.predict_proba(texts)[:, 1]
-    return evaluate_scores(y, p_positive, threshold=0.5).metrics["buzz_score"]
+    return evaluate_scores(y, p_positive, DEFAULT_THRESHOLD).metrics[metric]
 
 
-def scorer_for(metric: str) -> str | Callable[..., float]:
-    """A scikit-learn scorer for `metric`, with negative as the class of interest."""
-    scorers: dict[str, str | Callable[..., float]] = {
-        "precision": make_scorer(precision_score, pos_label=NEGATIVE, zero_division=0),
-        "recall": make_scorer(recall_score, pos_label=NEGATIVE, zero_division=0),
-        "f1": make_scorer(f1_score, pos_label=NEGATIVE, zero_division=0),
-        "roc_auc": "roc_auc",
-        "accuracy": "accuracy",
-        "buzz_score": _buzz_scorer,
-    }
-    if metric not in scorers:
+def scorer_for(metric: str) -> Callable[..., float]:
+    """A scikit-learn scorer for `metric`, computed as the run's metrics are (at 0.5: the
+    threshold is chosen after the search)."""
+    if metric not in SELECTABLE_METRICS:
         raise ValueError(f"cannot optimise {metric!r}: choose one of {SELECTABLE_METRICS}")
-    return scorers[metric]
+    return partial(_score, metric=metric)  # a partial of a module function: picklable
 
 
 def search_best_params(

@@ -11,6 +11,7 @@ from typing import Any
 import mlflow
 import numpy as np
 
+from badbuzz.metric_names import DEFAULT_THRESHOLD
 from badbuzz.registry import TrackingTarget
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import NormalizationConfig
@@ -39,10 +40,10 @@ class TrainConfig:
     char_ngrams: bool = False
     lexicon_features: bool = True
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
-    optimize: str = "precision"
+    # threshold-free, as the threshold is chosen after the fit; it ranks for the KPI's class
+    optimize: str = "positive_average_precision"
     cv_folds: int = 3
     search_sample: int = 20_000
-    threshold: float = 0.5
     seed: int = 42
     register: bool = True
 
@@ -55,7 +56,6 @@ class TrainConfig:
             "optimize": self.optimize,
             "cv_folds": self.cv_folds,
             "search_sample": self.search_sample,
-            "threshold": self.threshold,
             "seed": self.seed,
         }
 
@@ -112,8 +112,9 @@ def train_one(
     with model_run(spec.name, spec.model_family, emb, data, params) as run:
         pipeline, normalization = _fit(spec, config, data, texts)
         with tempfile.TemporaryDirectory() as tmp:
+            # record() replaces the threshold with the one it chooses on validation
             bundle_dir = write_sklearn_bundle(
-                Path(tmp) / "bundle", pipeline, normalization, config.threshold
+                Path(tmp) / "bundle", pipeline, normalization, DEFAULT_THRESHOLD
             )
             return record(run, bundle_dir, settings, config.register)
 
@@ -130,9 +131,11 @@ def train_models(
     for name in config.models:
         results.append(train_one(MODELS[name], config, data, texts, settings))
         log.info(
-            "%s: test precision %.3f, manual accuracy %.3f (run %s, version %s)",
+            "%s: threshold %.3f, test positive precision %.3f, manual accuracy %.3f "
+            "(run %s, version %s)",
             name,
-            results[-1].test["precision"],
+            results[-1].threshold,
+            results[-1].test["positive_precision"],
             results[-1].manual["accuracy"],
             results[-1].run_id,
             results[-1].version,

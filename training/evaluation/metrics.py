@@ -1,14 +1,14 @@
 """One evaluation for every model family.
 
-*Negative* is the class of interest: the airline wants to catch negative
-tweets. So `precision`, `recall` and `f1` without a suffix are those of the
-negative class, and
+Every metric names its class (`badbuzz.metric_names` lists them). The KPI is
+`positive_precision` (calling a negative tweet positive is the costly error); the buzz
+score keeps *negative* as its class of interest:
 
-    buzz_score = 0.4 * recall + 0.3 * f1 + 0.2 * roc_auc + 0.1 * precision
+    buzz_score = 0.4 * negative_recall + 0.3 * negative_f1 + 0.2 * roc_auc
+                 + 0.1 * negative_precision
 
-with recall, F1 and precision of the negative class and ROC AUC of the
-negative-class score (which equals the usual ROC AUC). Per-class and macro
-figures are reported too.
+Metrics that depend on the threshold are given at the threshold asked for, and again at
+0.5 with the suffix `_at_0.5`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 
 from badbuzz.bundle.model import Decision
+from badbuzz.metric_names import AT_DEFAULT_THRESHOLD, DEFAULT_THRESHOLD
 from training.data.sentiment140 import LABEL_NAMES, NEGATIVE, POSITIVE
 
 BUZZ_WEIGHTS = {"recall": 0.4, "f1": 0.3, "roc_auc": 0.2, "precision": 0.1}
 
 
 def buzz_score(precision: float, recall: float, f1: float, roc_auc: float) -> float:
+    """Precision, recall and F1 of the negative class; ROC AUC."""
     values = {"precision": precision, "recall": recall, "f1": f1, "roc_auc": roc_auc}
     return sum(weight * values[name] for name, weight in BUZZ_WEIGHTS.items())
 
@@ -32,57 +34,70 @@ def buzz_score(precision: float, recall: float, f1: float, roc_auc: float) -> fl
 @dataclass(frozen=True)
 class Evaluation:
     metrics: dict[str, float]
-    confusion: np.ndarray  # rows: true negative/positive, columns: predicted
+    confusion: np.ndarray  # rows: true negative/positive, columns: predicted at the threshold
     y_true: np.ndarray
     p_positive: np.ndarray
+    threshold: float
+
+
+def decision_metrics(y_true: np.ndarray, y_pred: np.ndarray, roc_auc: float) -> dict[str, float]:
+    """The metrics of hard labels (0 negative, 1 positive): they move with the threshold."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=[NEGATIVE, POSITIVE], zero_division=0
+    )
+    metrics = {"accuracy": float(accuracy_score(y_true, y_pred))}
+    for label in (NEGATIVE, POSITIVE):
+        name = LABEL_NAMES[label]
+        metrics[f"{name}_precision"] = float(precision[label])
+        metrics[f"{name}_recall"] = float(recall[label])
+        metrics[f"{name}_f1"] = float(f1[label])
+    metrics["macro_f1"] = float(np.mean(f1))
+    metrics["buzz_score"] = buzz_score(
+        metrics["negative_precision"], metrics["negative_recall"], metrics["negative_f1"], roc_auc
+    )
+    return metrics
 
 
 def evaluate_scores(y_true: np.ndarray, p_positive: np.ndarray, threshold: float) -> Evaluation:
-    """Metrics for binary labels (0 negative, 1 positive) and positive-class probabilities."""
+    """Metrics for binary labels (0 negative, 1 positive) and positive-class probabilities,
+    at `threshold` and at 0.5."""
     from sklearn.metrics import (  # lazy: the CLI's --help must not pay for sklearn
-        accuracy_score,
         average_precision_score,
         confusion_matrix,
-        precision_recall_fscore_support,
         roc_auc_score,
     )
 
     y_true = np.asarray(y_true, dtype=int)
     p_positive = np.asarray(p_positive, dtype=float)
-    y_pred = np.where(Decision(threshold).is_positive(p_positive), POSITIVE, NEGATIVE)
-    labels = [NEGATIVE, POSITIVE]
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    nan = float("nan")
     two_classes = len(np.unique(y_true)) == 2
-    p_negative = 1.0 - p_positive
-    roc_auc = float(roc_auc_score(y_true == NEGATIVE, p_negative)) if two_classes else float("nan")
-    pr_auc = (
-        float(average_precision_score(y_true == NEGATIVE, p_negative))
-        if two_classes
-        else float("nan")
-    )
-    metrics: dict[str, float] = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(precision[NEGATIVE]),
-        "recall": float(recall[NEGATIVE]),
-        "f1": float(f1[NEGATIVE]),
+    roc_auc = float(roc_auc_score(y_true, p_positive)) if two_classes else nan
+    ranking = {
         "roc_auc": roc_auc,
-        "pr_auc": pr_auc,
+        "positive_average_precision": (
+            float(average_precision_score(y_true == POSITIVE, p_positive)) if two_classes else nan
+        ),
+        "negative_average_precision": (
+            float(average_precision_score(y_true == NEGATIVE, 1.0 - p_positive))
+            if two_classes
+            else nan
+        ),
     }
-    for label in labels:
-        name = LABEL_NAMES[label]
-        metrics[f"precision_{name}"] = float(precision[label])
-        metrics[f"recall_{name}"] = float(recall[label])
-        metrics[f"f1_{name}"] = float(f1[label])
-    metrics["precision_macro"] = float(np.mean(precision))
-    metrics["recall_macro"] = float(np.mean(recall))
-    metrics["f1_macro"] = float(np.mean(f1))
-    metrics["buzz_score"] = buzz_score(
-        metrics["precision"], metrics["recall"], metrics["f1"], roc_auc
-    )
-    confusion = confusion_matrix(y_true, y_pred, labels=labels)
-    return Evaluation(metrics, confusion, y_true, p_positive)
+
+    def predicted(cut: float) -> np.ndarray:
+        return np.where(Decision(cut).is_positive(p_positive), POSITIVE, NEGATIVE)
+
+    y_pred = predicted(threshold)
+    at_default = decision_metrics(y_true, predicted(DEFAULT_THRESHOLD), roc_auc)
+    metrics = {
+        **decision_metrics(y_true, y_pred, roc_auc),
+        **ranking,
+        **{f"{name}{AT_DEFAULT_THRESHOLD}": value for name, value in at_default.items()},
+    }
+    confusion = confusion_matrix(y_true, y_pred, labels=[NEGATIVE, POSITIVE])
+    return Evaluation(metrics, confusion, y_true, p_positive, threshold)
 
 
 def three_class_report(

@@ -27,7 +27,7 @@ def evaluation_figures(evaluation: Evaluation, title: str) -> dict[str, Figure]:
     ConfusionMatrixDisplay(evaluation.confusion, display_labels=["negative", "positive"]).plot(
         ax=figure.add_subplot(), colorbar=False
     )
-    figure.suptitle(f"{title}: confusion matrix")
+    figure.suptitle(f"{title}: confusion matrix at threshold {evaluation.threshold:.3g}")
     figures["confusion_matrix.png"] = figure
 
     if y_negative.all() or not y_negative.any():
@@ -40,8 +40,11 @@ def evaluation_figures(evaluation: Evaluation, title: str) -> dict[str, Figure]:
     figures["roc.png"] = figure
 
     figure = Figure(figsize=(4.5, 4))
+    axes = figure.add_subplot()
+    PrecisionRecallDisplay.from_predictions(y_negative, p_negative, ax=axes, name="negative")
+    # the positive class's curve too: positive precision is the KPI
     PrecisionRecallDisplay.from_predictions(
-        y_negative, p_negative, ax=figure.add_subplot(), name="negative"
+        ~y_negative, evaluation.p_positive, ax=axes, name="positive"
     )
     figure.suptitle(f"{title}: precision-recall")
     figures["precision_recall.png"] = figure

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from badbuzz.bundle.vocabulary import Vocabulary
 from badbuzz.errors import ParityError
+from badbuzz.metric_names import DEFAULT_THRESHOLD
 from badbuzz.registry import TrackingTarget
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import NormalizationConfig
@@ -55,7 +56,6 @@ class DeepConfig:
     batch_size: int = 128
     patience: int = 2
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
-    threshold: float = 0.5
     parity_rows: int = 300
     parity_tolerance: float = 1e-4
     # "tflite": convert and check here; "keras": ship model.keras, converted where it is served
@@ -74,7 +74,6 @@ class DeepConfig:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "patience": self.patience,
-            "threshold": self.threshold,
             "seed": self.seed,
             **network,
             **{f"norm_{k}": v for k, v in self.normalization.to_dict().items()},
@@ -223,13 +222,14 @@ def train_network(
                 vectors_file = inputs.vectors.save_text(Path(tmp) / "word2vec.txt.gz")
                 mlflow.log_artifact(str(vectors_file), artifact_path="embeddings")
             metadata = {"architecture": architecture, "embedding_dim": inputs.vectors.dim}
+            # record() replaces the bundle's threshold with the one it chooses on validation
             if config.bundle_format == "keras":
                 bundle_dir = write_keras_bundle(
                     Path(tmp) / "bundle",
                     model,
                     inputs.vocabulary,
                     config.normalization,
-                    config.threshold,
+                    DEFAULT_THRESHOLD,
                     metadata,
                 )
                 return record(run, bundle_dir, settings, config.register)
@@ -248,7 +248,7 @@ def train_network(
                 content,
                 inputs.vocabulary,
                 config.normalization,
-                config.threshold,
+                DEFAULT_THRESHOLD,
                 metadata,
             )
             return record(run, bundle_dir, settings, config.register)
@@ -265,10 +265,12 @@ def train_networks(
     for architecture in config.architectures:
         results.append(train_network(architecture, config, inputs, data, settings))
         log.info(
-            "%s + %s: test precision %.3f, manual accuracy %.3f (run %s, version %s)",
+            "%s + %s: threshold %.3f, test positive precision %.3f, manual accuracy %.3f "
+            "(run %s, version %s)",
             architecture,
             config.embedding,
-            results[-1].test["precision"],
+            results[-1].threshold,
+            results[-1].test["positive_precision"],
             results[-1].manual["accuracy"],
             results[-1].run_id,
             results[-1].version,

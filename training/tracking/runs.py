@@ -1,7 +1,7 @@
 """What every model family does once its bundle is written, inside its MLflow run:
-evaluate the *bundle* (the serving path, so no train/serve skew) on the validation, held-out
-and manual test sets, log metrics and plots, log the bundle as a pyfunc model and register
-it with its metric tags."""
+score the *bundle* (the serving path, so no train/serve skew) on the validation, held-out
+and manual test sets, choose its decision threshold on the validation scores, log metrics
+and plots, log the bundle as a pyfunc model and register it with its metric tags."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
@@ -20,7 +21,7 @@ from mlflow.types import ColSpec, Schema
 
 from badbuzz.bundle.manifest import Manifest
 from badbuzz.bundle.model import ModelBundle, RuntimeOptions
-from badbuzz.metric_names import SELECTABLE_METRICS
+from badbuzz.metric_names import MANUAL_PREFIX, SELECTABLE_METRICS
 from badbuzz.settings import TrainingSettings
 from training.data.prepared import PreparedData
 from training.evaluation.metrics import (
@@ -29,6 +30,7 @@ from training.evaluation.metrics import (
     three_class_report,
 )
 from training.evaluation.plots import evaluation_figures
+from training.evaluation.thresholds import ACCURACY_TOLERANCE, RULE, choose_threshold
 from training.tracking.experiments import git_commit
 from training.tracking.pyfunc import BundlePythonModel, pip_requirements
 
@@ -50,6 +52,7 @@ class TrainedModel:
     test: dict[str, float]
     manual: dict[str, float]
     seconds: float
+    threshold: float  # chosen on the validation split; the bundle applies it
 
 
 @dataclass
@@ -88,10 +91,17 @@ def model_run(
         yield model
 
 
-def evaluate_bundle(bundle: ModelBundle, data: PreparedData) -> dict[str, Evaluation]:
-    """Score the raw tweets of each part through the bundle; log metrics, plots and the
-    manual set's 3-class report."""
-    evaluations: dict[str, Evaluation] = {}
+@dataclass(frozen=True)
+class BundleEvaluation:
+    threshold: float
+    parts: dict[str, Evaluation]  # validation, test, manual
+
+
+def evaluate_bundle(bundle: ModelBundle, data: PreparedData) -> BundleEvaluation:
+    """Score the raw tweets of each part through the bundle, choose the threshold on the
+    validation scores; log it, the metrics at it and at 0.5, plots and the manual set's
+    3-class report."""
+    scored: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for part in ("validation", "test", "manual"):
         frame = data.manual if part == "manual" else getattr(data.split, part)
         p_positive = bundle.predict_proba(frame["text"].tolist())
@@ -100,12 +110,18 @@ def evaluate_bundle(bundle: ModelBundle, data: PreparedData) -> dict[str, Evalua
             mlflow.log_dict(report, "reports/manual_three_class.json")
             binary_rows = frame["label"].to_numpy() >= 0
             frame, p_positive = frame[binary_rows], p_positive[binary_rows]
-        evaluation = evaluate_scores(frame["label"].to_numpy(), p_positive, bundle.threshold)
+        scored[part] = (frame["label"].to_numpy(), p_positive)
+    threshold = choose_threshold(*scored["validation"])
+    mlflow.log_params({"threshold_rule": RULE, "threshold_accuracy_tolerance": ACCURACY_TOLERANCE})
+    mlflow.log_metric("threshold", threshold)
+    evaluations: dict[str, Evaluation] = {}
+    for part, (labels, p_positive) in scored.items():
+        evaluation = evaluate_scores(labels, p_positive, threshold)
         mlflow.log_metrics({f"{part}_{k}": v for k, v in evaluation.metrics.items()})
         for file_name, figure in evaluation_figures(evaluation, part).items():
             mlflow.log_figure(figure, f"plots/{part}_{file_name}")
         evaluations[part] = evaluation
-    return evaluations
+    return BundleEvaluation(threshold, evaluations)
 
 
 def record(
@@ -115,17 +131,21 @@ def record(
     register: bool,
     runtime: RuntimeOptions | None = None,
 ) -> TrainedModel:
-    """Evaluate the bundle (loaded with `runtime`, default: the settings'), store its metrics
-    in its manifest, log it as a pyfunc model and register it (tags: family, embedding type,
-    data hash, held-out and manual metrics)."""
+    """Evaluate the bundle (loaded with `runtime`, default: the settings'), store the
+    threshold chosen on validation and its metrics in its manifest, log it as a pyfunc model
+    and register it (tags: family, embedding type, data hash, threshold, held-out and manual
+    metrics)."""
     bundle = ModelBundle.load(bundle_dir, runtime or settings.runtime_options())
-    evaluations = evaluate_bundle(bundle, run.data)
+    evaluated = evaluate_bundle(bundle, run.data)
+    evaluations = evaluated.parts
     manifest = Manifest.read(bundle_dir)
+    manifest.threshold = evaluated.threshold
     manifest.metadata.update(
         run.tags,
         model_name=run.name,
         run_id=run.run_id,
         metrics={part: evaluations[part].metrics for part in ("test", "manual")},
+        threshold_rule=RULE,
     )
     manifest.write(bundle_dir)
     info = mlflow.pyfunc.log_model(
@@ -143,10 +163,11 @@ def record(
             "model_family": run.model_family,
             "embedding_type": run.embedding_type,
             "data_hash": run.data.data_hash,
+            "threshold": str(evaluated.threshold),
         }
         for metric in SELECTABLE_METRICS:
             tags[metric] = str(evaluations["test"].metrics[metric])
-            tags[f"manual_{metric}"] = str(evaluations["manual"].metrics[metric])
+            tags[f"{MANUAL_PREFIX}{metric}"] = str(evaluations["manual"].metrics[metric])
         client = MlflowClient()
         for key, value in tags.items():
             client.set_model_version_tag(settings.model_name, version, key, value)
@@ -161,4 +182,5 @@ def record(
         evaluations["test"].metrics,
         evaluations["manual"].metrics,
         seconds,
+        evaluated.threshold,
     )

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from badbuzz.bundle.model import ModelBundle, RuntimeOptions
 from badbuzz.bundle.runtimes.onnx import MODEL_FILE, TOKENIZER_FILE
 from badbuzz.errors import CheckpointError, ParityError
+from badbuzz.metric_names import DEFAULT_THRESHOLD
 from badbuzz.registry import TrackingTarget
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import NormalizationConfig, normalize_many
@@ -60,7 +61,6 @@ class TransformerConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     quantize: bool = False
-    threshold: float = 0.5
     normalization: NormalizationConfig = field(default_factory=lambda: TRANSFORMER_NORMALIZATION)
     monitor_sample: int = 5_000  # validation tweets scored after each epoch
     parity_sample: int = 300
@@ -85,7 +85,6 @@ class TransformerConfig:
             "weight_decay": self.weight_decay,
             "warmup_ratio": self.warmup_ratio,
             "quantize": self.quantize,
-            "threshold": self.threshold,
             "parity_sample": self.parity_sample,
             "parity_tolerance": self.parity_tolerance,
             "seed": self.seed,
@@ -359,7 +358,7 @@ def build_bundle(
             )
         )
         labels = np.asarray(parity_labels)
-        accuracy_torch = float(((reference >= config.threshold) == labels).mean())
+        accuracy_torch = float(((reference >= DEFAULT_THRESHOLD) == labels).mean())
         metadata = {
             **(metadata or {}),
             "max_len": config.max_len,
@@ -374,7 +373,7 @@ def build_bundle(
                 model_file,
                 work / TOKENIZER_FILE,
                 config.normalization,
-                config.threshold,
+                DEFAULT_THRESHOLD,  # record() replaces it with the one chosen on validation
                 config.max_len,
                 metadata,
                 pad_id=tokenizer.pad_token_id or 0,
@@ -397,7 +396,7 @@ def build_bundle(
         int8_path = quantize_int8(onnx_path, work / QUANTIZED_MODEL_FILE)
         int8_dir, int8 = bundle(directory, int8_path)
         int8_diff = float(np.abs(int8 - reference).max())
-        delta = float(((int8 >= config.threshold) == labels).mean()) - accuracy_torch
+        delta = float(((int8 >= DEFAULT_THRESHOLD) == labels).mean()) - accuracy_torch
         log.info("ONNX int8 vs PyTorch: max |dP| = %.3f, accuracy delta %+.4f", int8_diff, delta)
         return ExportReport(int8_dir, len(labels), diff, accuracy_torch, int8_diff, delta)
 
