@@ -19,13 +19,13 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[train,deep,transformer,api,ui,dev]"
+	$(BIN)/pip install --quiet -e ".[train,deep,transformer,api,ui,spark,dev]"
 	touch $@
 
 demo: export BADBUZZ_HOME = $(DEMO_HOME)
 demo: setup
 	$(BIN)/badbuzz train baseline --models $(DEMO_MODELS) $(if $(DEMO_SAMPLE),--sample $(DEMO_SAMPLE))
-	$(BIN)/badbuzz promote --metric precision
+	$(BIN)/badbuzz promote
 	$(BIN)/badbuzz evaluate
 	@echo "Serving @champion on http://127.0.0.1:$(DEMO_PORT) (OpenAPI docs at /docs) and the console"
 	@echo "on http://127.0.0.1:$(DEMO_CONSOLE_PORT); one Ctrl+C stops both. Try:"

@@ -15,7 +15,7 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from badbuzz.cli import alerts, console, data, registry, serve, train, tune
+from badbuzz.cli import alerts, console, data, doctor, registry, retrain, score, serve, train, tune
 from badbuzz.cli.tables import errors
 from badbuzz.errors import UserError
 
@@ -29,9 +29,12 @@ app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
 app.add_typer(tune.app)
 app.add_typer(registry.app)
+app.add_typer(retrain.app)
+app.add_typer(score.app)
 app.add_typer(serve.app)
 app.add_typer(console.app)
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(doctor.app)
 
 
 @app.callback()
@@ -62,6 +65,7 @@ EXTRA_OF_MODULE = {
     "torch": "transformer",
     "transformers": "transformer",
     "simplemma": "lemma",
+    "pyspark": "spark",
     "streamlit": "ui",
 }
 
