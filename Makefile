@@ -12,7 +12,7 @@ DEMO_CONSOLE_PORT ?= 8501
 DEMO_MODELS ?= nb,logreg,svm,rf,lgbm,xgb,vader,textblob
 DEMO_SAMPLE ?=
 
-.PHONY: setup browser demo test bench lint clean
+.PHONY: setup browser demo test e2e bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,11 @@ browser:
 
 test: setup browser
 	$(BIN)/pytest
+
+# The compose stack's twin as local processes (PostgreSQL, S3, MLflow with basic auth, the
+# API, the console, SMTP) and the users' journey through it; `make test` runs it too.
+e2e: setup browser
+	$(BIN)/pytest tests/integration/test_stack.py
 
 bench: setup
 	$(BIN)/python -m bench.quality

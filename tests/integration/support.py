@@ -99,12 +99,15 @@ class Cli:
     data: Path
     tracking_uri: str | None = None
     server: TrackingServer | None = None
+    login: tuple[str, str] | None = None  # a server with basic auth: (user, password)
 
     @property
     def env(self) -> dict[str, str]:
         env = clean_env({"BADBUZZ_HOME": str(self.home), "BADBUZZ_SENTIMENT140": str(self.data)})
         if self.tracking_uri:
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
+        if self.login:
+            env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self.login
         return env
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:

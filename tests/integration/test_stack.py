@@ -1,0 +1,163 @@
+"""The compose stack's twin, as processes on loopback (`make e2e`): PostgreSQL (the local
+server: MLflow's database and the API's), an S3 endpoint (moto), `mlflow server` with basic
+auth and artifacts proxied to S3, the API, the console and an SMTP server. Then the owner's
+and the users' journey: train two models, promote, predict, flag three wrong predictions,
+receive the report, see the alert in the console (a real browser), stop MLflow and restart
+the API, which serves on from its cache. Every process is stopped at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.api.support import API_KEY, KEY_HEADER, Api, start_api
+from tests.browser import artifacts_dir, browser_page
+from tests.processes import Server, free_port
+from tests.smtp import SmtpServer
+from tests.ui.support import start_console
+
+from .support import S3, S3_KEYS, VENV_BIN, Cli, postgres_or_skip, wait_ready
+
+pytestmark = pytest.mark.integration
+
+ADMIN = ("admin", "e2e-admin-password-0123456789")
+WRONG = [
+    "@united lost my bag again, worst airline",
+    "three hours on the tarmac and no water",
+    "the crew was rude and the seat was broken",
+]
+
+
+@dataclass(frozen=True)
+class Stack:
+    mlflow: Server
+    app_database: str
+    smtp: SmtpServer
+    work: Path
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """What a client of the stack sets: the server and the admin's login."""
+        return {
+            "MLFLOW_TRACKING_URI": self.mlflow.url,
+            "MLFLOW_TRACKING_USERNAME": ADMIN[0],
+            "MLFLOW_TRACKING_PASSWORD": ADMIN[1],
+        }
+
+    def api(self, name: str = "api") -> Api:
+        settings = {
+            **self.client_env,
+            **self.smtp.env(),
+            "BADBUZZ_API_KEY": API_KEY,
+            "BADBUZZ_MODEL_ALIAS": "champion",
+            "BADBUZZ_DATABASE_URL": self.app_database,
+            "BADBUZZ_ALERT_TO": "oncall@airline.example",
+        }
+        return start_api(self.work / "api-home", self.work / name, settings, name=name)
+
+
+def mlflow_with_basic_auth(database: str, s3: S3, workdir: Path) -> Server:
+    """`mlflow server --app-name basic-auth` (compose/mlflow's command), proxying to S3."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        **S3_KEYS,
+        "MLFLOW_S3_ENDPOINT_URL": s3.endpoint,
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN[0],
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "e2e-flask-secret-0123456789",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+    command = [
+        str(VENV_BIN / "mlflow"), "server", "--app-name", "basic-auth",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", database,
+        "--serve-artifacts", "--artifacts-destination", f"s3://{s3.bucket}/e2e",
+        "--workers", "1",
+    ]  # fmt: skip
+    server = Server.start("mlflow_auth", command, port=port, env=env, workdir=workdir)
+    try:
+        wait_ready(server, "/health", timeout_s=120)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def stack(s3_endpoint: S3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("stack")
+    with (
+        postgres_or_skip("badbuzz_e2e_mlflow") as mlflow_db,
+        postgres_or_skip("badbuzz_e2e_app") as app_db,
+        SmtpServer() as smtp,
+    ):
+        mlflow = mlflow_with_basic_auth(mlflow_db, s3_endpoint, work / "mlflow")
+        try:
+            yield Stack(mlflow, app_db, smtp, work)
+        finally:
+            mlflow.stop()
+
+
+def test_the_owners_and_users_journey(stack: Stack, sentiment140: Path) -> None:
+    # MLflow refuses a client without the login
+    anonymous = httpx.get(f"{stack.mlflow.url}/api/2.0/mlflow/experiments/search?max_results=1")
+    assert anonymous.status_code == 401
+
+    # the owner trains two models from a laptop and promotes the best
+    cli = Cli(stack.work / "laptop", sentiment140, tracking_uri=stack.mlflow.url, login=ADMIN)
+    for args in (("train", "baseline", "--models", "nb,logreg", "--sample", "2000"), ("promote",)):
+        result = cli(*args)
+        assert result.returncode == 0, cli.explain(result)
+    assert "@champion -> tweet-sentiment version" in " ".join(result.stdout.split())
+
+    # the API serves the champion; users flag three wrong predictions; the report arrives
+    api = stack.api()
+    console = start_console(api.url, stack.work / "console")
+    try:
+        api.server.wait_ready("/health/ready", timeout_s=120)
+        client = api.client()
+        version = client.get("/model").json()["version"]
+        for text in WRONG:
+            predicted = client.post("/predict", json={"text": text}).json()
+            verdict = {"prediction_id": predicted["prediction_id"], "correct": False}
+            answer = client.post("/feedback", json=verdict, headers=KEY_HEADER)
+            assert answer.status_code == 201, answer.text
+        [mail] = stack.smtp.wait_for(1, timeout_s=30)
+        body = mail.message.get_body(("plain",))
+        assert body is not None and WRONG[0] in body.get_content()
+
+        # the team sees the alert in the console
+        with browser_page(console.url) as page:
+            page.get_by_text("Alerts", exact=True).click()
+            expect(page.get_by_text("3 predictions flagged wrong").first).to_be_visible()
+            page.screenshot(path=artifacts_dir("stack") / "alerts.png", full_page=True)
+    finally:
+        console.stop()
+        api.stop()
+
+    # MLflow goes down; a restarted API serves the champion from its cache
+    stack.mlflow.stop()
+    restarted = stack.api("api-restarted")
+    try:
+        restarted.server.wait_ready("/health/ready", timeout_s=120)
+        client = restarted.client()
+        assert client.get("/model").json()["version"] == version
+        answer = client.post("/predict", json={"text": "thanks for the upgrade, lovely crew"})
+        assert answer.status_code == 200, answer.text
+    finally:
+        restarted.stop()
