@@ -102,25 +102,41 @@ class Mailer:
                 "rejected",
                 retryable=False,
             )
+        smtp = self._open()
+        try:
+            refused = smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as error:
+            raise self._explain(error, "send") from error
+        finally:
+            self._close(smtp)
+        if refused:  # some recipients took it, these did not
+            raise self._recipients_refused(refused, partly=True)
+
+    def handshake(self) -> None:
+        """Connect, STARTTLS and log in as the settings say, then quit: no mail is sent
+        (`badbuzz doctor`). Raises `MailError` worded as `send` words it."""
+        self._close(self._open())
+
+    def _open(self) -> smtplib.SMTP:
+        """A connection ready to take mail: greeted, under TLS and logged in as configured."""
         stage: Stage = "connect"
         try:
             smtp = self._connect()
-            try:
-                if self.security == "starttls":
-                    stage = "starttls"
-                    smtp.starttls(context=self._ssl_context)
-                if self.user:
-                    stage = "login"
-                    password = self._password.get_secret_value() if self._password else ""
-                    smtp.login(self.user, password)
-                stage = "send"
-                refused = smtp.send_message(message)
-            finally:
-                self._close(smtp)
         except (smtplib.SMTPException, OSError) as error:
             raise self._explain(error, stage) from error
-        if refused:  # some recipients took it, these did not
-            raise self._recipients_refused(refused, partly=True)
+        try:
+            smtp.ehlo()
+            if self.security == "starttls":
+                stage = "starttls"
+                smtp.starttls(context=self._ssl_context)
+            if self.user:
+                stage = "login"
+                password = self._password.get_secret_value() if self._password else ""
+                smtp.login(self.user, password)
+        except (smtplib.SMTPException, OSError) as error:
+            self._close(smtp)
+            raise self._explain(error, stage) from error
+        return smtp
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -196,7 +196,6 @@ def overdue(name: str, status: Status, seconds: float) -> CheckResult:
 def check_smtp(settings: OpsSettings, timeout_s: float) -> CheckResult:
     """Connect, EHLO, STARTTLS and log in as BADBUZZ_SMTP_* say, then QUIT: no mail sent.
     A mail server that fails is a warning: the API serves, its alerts wait in the outbox."""
-    import smtplib
 
     if not settings.smtp_host:
         return CheckResult(
@@ -210,32 +209,10 @@ def check_smtp(settings: OpsSettings, timeout_s: float) -> CheckResult:
     except ImportError:
         return CheckResult("smtp", "skipped", "not installed (the ops part is not here)")
 
-    class Handshake(Mailer):
-        """The mailer's own connection, TLS, login and error wording, without a message."""
-
-        def shake(self) -> None:
-            stage: Literal["connect", "starttls", "login"] = "connect"
-            try:
-                smtp = self._connect()
-                try:
-                    smtp.ehlo()
-                    if self.security == "starttls":
-                        stage = "starttls"
-                        smtp.starttls(context=self._ssl_context)
-                        smtp.ehlo()
-                    if self.user:
-                        stage = "login"
-                        password = self._password.get_secret_value() if self._password else ""
-                        smtp.login(self.user, password)
-                finally:
-                    self._close(smtp)
-            except (smtplib.SMTPException, OSError) as error:
-                raise self._explain(error, stage) from error
-
     short = settings.model_copy(update={"smtp_timeout_s": min(settings.smtp_timeout_s, timeout_s)})
-    mailer = Handshake(short)
+    mailer = Mailer(short)
     try:
-        mailer.shake()
+        mailer.handshake()
     except MailError as error:
         return CheckResult("smtp", "warn", f"{mailer.endpoint}: {error.kind}", str(error))
     steps = ["EHLO", *(["STARTTLS"] if mailer.security == "starttls" else [])]

@@ -174,6 +174,17 @@ def test_a_wrong_password_is_an_auth_failure_that_names_the_settings() -> None:
     assert server.received == []
 
 
+def test_the_handshake_logs_in_and_sends_nothing_or_fails_as_send_would() -> None:
+    with SmtpServer(security="starttls", user="alerts", password="s3cret") as server:
+        context = server.client_ssl_context()
+        Mailer(settings_for(server), ssl_context=context).handshake()
+        wrong = Mailer(settings_for(server, smtp_password="wrong-one"), ssl_context=context)
+        with pytest.raises(MailError) as raised:
+            wrong.handshake()
+    assert raised.value.kind == "auth" and "BADBUZZ_SMTP_PASSWORD" in str(raised.value)
+    assert server.received == []
+
+
 def test_no_login_where_the_server_requires_one_says_to_set_the_user() -> None:
     with SmtpServer(user="alerts", password="s3cret") as server:
         error = failure(server, smtp_user=None, smtp_password=None)
