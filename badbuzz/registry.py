@@ -94,13 +94,16 @@ def rank_versions(
     `metric` may be an old name (`precision`: `negative_precision`), and versions registered
     before the names said their class are read through their old tags
     (`badbuzz.metric_names.LEGACY_TAGS`). `min_positive_recall` keeps out models that buy
-    positive precision by calling almost nothing positive.
+    positive precision by calling almost nothing positive. A challenger that `badbuzz
+    retrain`'s gate refused is never a candidate.
     """
     metric = current_name(metric)
     candidates = []
     for mv in _all_versions(client, name):
         tags = mv.tags or {}
         if embedding_type and tags.get("embedding_type") != embedding_type:
+            continue
+        if tags.get("gate_decision") == "refused":
             continue
         score = tag_value(tags, metric)
         recall = tag_value(tags, FLOOR_METRIC)

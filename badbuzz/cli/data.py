@@ -67,3 +67,22 @@ def describe(
             mlflow.set_tags({"data_hash": digest, "stage": "describe"})
             mlflow.log_artifacts(str(out_dir), artifact_path="describe")
     console.print(f"Report written to [bold]{written[0]}[/] ({len(written) - 1} plots beside it)")
+
+
+@app.command("feedback-export")
+def feedback_export(
+    out: Annotated[Path, typer.Option(help="CSV file to write (Sentiment140's layout).")],
+) -> None:
+    """Write the API's feedback (BADBUZZ_DATABASE_URL), cleaned as `badbuzz retrain` cleans
+    it, as a headerless Sentiment140 CSV: polarity 0/4, id, date, query, user, text."""
+    from badbuzz.settings import OpsSettings
+    from training.feedback.clean import clean_feedback, write_sentiment140
+    from training.feedback.store import read_feedback
+
+    feedback = clean_feedback(read_feedback(OpsSettings().resolved_database_url))
+    write_sentiment140(feedback.rows, out)
+    console.print(
+        f"{len(feedback.rows)} labelled tweets from {feedback.verdicts} verdicts "
+        f"({feedback.duplicates} duplicates, {feedback.contradictions} contradicting texts "
+        f"dropped) written to [bold]{out}[/]"
+    )

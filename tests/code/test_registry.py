@@ -55,6 +55,15 @@ def test_old_versions_rank_by_new_names_through_their_old_tags(client: MlflowCli
     assert rank_versions(client, NAME, "negative_precision", min_positive_recall=0.5) == []
 
 
+def test_a_challenger_the_retrain_gate_refused_is_never_ranked(client: MlflowClient) -> None:
+    refused = {"positive_precision": "0.99", "positive_recall": "0.9", "gate_decision": "refused"}
+    client.create_model_version(NAME, source="refused", tags=refused)
+    assert [c.version for c in rank_versions(client, NAME, KPI, min_positive_recall=0.5)] == [
+        "3",
+        "1",
+    ]
+
+
 def test_alias_moves_to_best(client: MlflowClient) -> None:
     best = best_version(client, NAME, KPI, min_positive_recall=DEFAULT_FLOOR)
     set_alias(client, NAME, best.version)

@@ -87,7 +87,11 @@ def model_run(
             name, model_family, embedding_type, data, run.info.run_id, time.perf_counter()
         )
         mlflow.set_tags(model.tags)
-        mlflow.log_params({**params, "model": name, "train_rows": len(data.split.train)})
+        # data_rows (sampled tweets, before the split) lets `badbuzz retrain` rebuild the data
+        rows = sum(len(part) for part in (data.split.train, data.split.validation, data.split.test))
+        mlflow.log_params(
+            {**params, "model": name, "train_rows": len(data.split.train), "data_rows": rows}
+        )
         yield model
 
 
@@ -97,10 +101,12 @@ class BundleEvaluation:
     parts: dict[str, Evaluation]  # validation, test, manual
 
 
-def evaluate_bundle(bundle: ModelBundle, data: PreparedData) -> BundleEvaluation:
+def evaluate_bundle(
+    bundle: ModelBundle, data: PreparedData, threshold: float | None = None
+) -> BundleEvaluation:
     """Score the raw tweets of each part through the bundle, choose the threshold on the
-    validation scores; log it, the metrics at it and at 0.5, plots and the manual set's
-    3-class report."""
+    validation scores (unless one is given, chosen elsewhere); log it, the metrics at it and
+    at 0.5, plots and the manual set's 3-class report."""
     scored: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for part in ("validation", "test", "manual"):
         frame = data.manual if part == "manual" else getattr(data.split, part)
@@ -111,7 +117,8 @@ def evaluate_bundle(bundle: ModelBundle, data: PreparedData) -> BundleEvaluation
             binary_rows = frame["label"].to_numpy() >= 0
             frame, p_positive = frame[binary_rows], p_positive[binary_rows]
         scored[part] = (frame["label"].to_numpy(), p_positive)
-    threshold = choose_threshold(*scored["validation"])
+    if threshold is None:
+        threshold = choose_threshold(*scored["validation"])
     mlflow.log_params({"threshold_rule": RULE, "threshold_accuracy_tolerance": ACCURACY_TOLERANCE})
     mlflow.log_metric("threshold", threshold)
     evaluations: dict[str, Evaluation] = {}
@@ -130,13 +137,14 @@ def record(
     settings: TrainingSettings,
     register: bool,
     runtime: RuntimeOptions | None = None,
+    threshold: float | None = None,
 ) -> TrainedModel:
     """Evaluate the bundle (loaded with `runtime`, default: the settings'), store the
-    threshold chosen on validation and its metrics in its manifest, log it as a pyfunc model
-    and register it (tags: family, embedding type, data hash, threshold, held-out and manual
-    metrics)."""
+    threshold (`threshold`, else chosen on validation) and its metrics in its manifest, log it
+    as a pyfunc model and register it (tags: family, embedding type, data hash, threshold,
+    held-out and manual metrics)."""
     bundle = ModelBundle.load(bundle_dir, runtime or settings.runtime_options())
-    evaluated = evaluate_bundle(bundle, run.data)
+    evaluated = evaluate_bundle(bundle, run.data, threshold)
     evaluations = evaluated.parts
     manifest = Manifest.read(bundle_dir)
     manifest.threshold = evaluated.threshold

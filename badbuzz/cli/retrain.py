@@ -1,0 +1,172 @@
+"""`badbuzz retrain`: a challenger trained on Sentiment140 plus the client's feedback, judged
+against the champion on the same gate, and promoted only if the gate rule says so."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich import box
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from badbuzz.cli.options import DataOption, ManualOption, SampleOption
+from badbuzz.cli.tables import console, errors
+from badbuzz.metric_names import DEFAULT_FLOOR, FLOOR_METRIC, KPI
+
+if TYPE_CHECKING:
+    from training.feedback.challenger import RetrainResult
+
+app = typer.Typer()
+log = logging.getLogger(__name__)
+
+COMPARED = (KPI, FLOOR_METRIC, "accuracy", "negative_recall", "roc_auc")
+
+
+@app.command("retrain")
+def retrain(
+    feedback_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Sample weight of each feedback row (a Sentiment140 row weighs 1): the "
+            "client's verdicts are few and about the client's own tweets.",
+        ),
+    ] = 5.0,
+    min_feedback: Annotated[
+        int,
+        typer.Option(
+            min=10, help="Fewest usable feedback rows (after cleaning) worth retraining on."
+        ),
+    ] = 50,
+    gate_share: Annotated[
+        float,
+        typer.Option(
+            min=0.1, max=0.9, help="Share of the feedback kept out of training, as the gate."
+        ),
+    ] = 0.3,
+    margin: Annotated[
+        float,
+        typer.Option(
+            help="The challenger's feedback-gate positive precision must beat the champion's "
+            "by at least this (a gate of a few hundred tweets: smaller gains are noise)."
+        ),
+    ] = 0.03,
+    manual_tolerance: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="The challenger's manual-test accuracy may be at most this below the champion's.",
+        ),
+    ] = 0.01,
+    min_positive_recall: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="The challenger's positive recall floor, on the feedback gate and the "
+            "manual test set.",
+        ),
+    ] = DEFAULT_FLOOR,
+    seed: Annotated[int, typer.Option(help="Seed of the gate split and threshold folds.")] = 42,
+    sample: SampleOption = None,
+    data: DataOption = None,
+    manual: ManualOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Train and compare only: log, register and promote nothing."),
+    ] = False,
+) -> None:
+    """Retrain the champion's recipe on Sentiment140 plus the feedback in the API's database
+    (BADBUZZ_DATABASE_URL), compare it with the champion on the feedback gate and the manual
+    test set, register it with its lineage, and move @champion if it passes the gate.
+    --sample: default, the champion's."""
+    from badbuzz.registry import configure_tracking
+    from badbuzz.settings import OpsSettings, TrainingSettings
+    from training.feedback.challenger import STEPS, RetrainConfig
+    from training.feedback.challenger import retrain as run_retrain
+    from training.feedback.gate import GateRule
+
+    settings = TrainingSettings()
+    database_url = OpsSettings().resolved_database_url
+    target = configure_tracking(settings)
+    config = RetrainConfig(
+        feedback_weight=feedback_weight,
+        gate_share=gate_share,
+        min_feedback=min_feedback,
+        seed=seed,
+        rule=GateRule(margin, manual_tolerance, min_positive_recall),
+        sample=sample,
+        data=data,
+        manual=manual,
+        dry_run=dry_run,
+    )
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors
+    ) as progress:
+        task = progress.add_task("retraining", total=STEPS)
+
+        def step(description: str) -> None:
+            progress.update(task, description=description, advance=1)
+            log.info(description)  # a line per step, kept above the bar
+
+        result = run_retrain(config, settings, target, database_url, step)
+    console.print(comparison_table(result))
+    show_outcome(result, dry_run, target.describe())
+
+
+def comparison_table(result: RetrainResult) -> Table:
+    """Champion and challenger on each gate part, at their own thresholds."""
+    challenger = result.challenger_version or "dry run"
+    table = Table(
+        title=f"Champion v{result.champion_version} vs challenger ({challenger}), {result.family}",
+        caption="feedback: the gate part of the feedback ("
+        f"{result.gate_rows} tweets); manual: Sentiment140's manual test set. Each model "
+        "at its own threshold.",
+        box=box.SIMPLE_HEAD,
+    )
+    for header in ("part", "metric", "champion", "challenger", "change"):
+        table.add_column(header, justify="left" if header in ("part", "metric") else "right")
+    for part in result.challenger:
+        for metric in COMPARED:
+            old, new = result.champion[part][metric], result.challenger[part][metric]
+            table.add_row(part, metric, f"{old:.3f}", f"{new:.3f}", f"{new - old:+.3f}")
+        table.add_section()
+    old_t, new_t = result.thresholds["champion"], result.thresholds["challenger"]
+    table.add_row(
+        "", f"threshold ({result.threshold_source})", f"{old_t:.3f}", f"{new_t:.3f}",
+        f"{new_t - old_t:+.3f}",
+    )  # fmt: skip
+    return table
+
+
+def show_outcome(result: RetrainResult, dry_run: bool, store: str) -> None:
+    feedback = result.feedback
+    console.print(
+        f"Feedback: {feedback.verdicts} verdicts, {len(feedback.rows)} usable "
+        f"({feedback.duplicates} duplicates, {feedback.contradictions} contradicting texts "
+        f"dropped); {result.feedback_train_rows} trained on"
+        + (
+            f" ({result.manual_overlap} manual-test tweets left out)"
+            if result.manual_overlap
+            else ""
+        )
+        + f", {result.gate_rows} in the gate; hash {feedback.hash[:12]}"
+    )
+    verdict = "[bold green]" if result.decision.promote else "[bold red]"
+    console.print(f"Gate: {verdict}{result.decision.reason}[/]")
+    if dry_run:
+        console.print("Dry run: nothing was logged, registered or promoted.")
+    elif result.promoted:
+        console.print(
+            f"@champion -> version {result.challenger_version} (was {result.champion_version}) "
+            f"in {store}. A running API serves it after POST /admin/reload, or at its next "
+            "registry check."
+        )
+    else:
+        console.print(
+            f"Version {result.challenger_version} registered; @champion stays on version "
+            f"{result.champion_version} ({store})."
+        )
+    console.print(f"Retrained in {result.seconds:.0f} s")

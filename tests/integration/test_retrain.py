@@ -1,0 +1,140 @@
+"""`badbuzz retrain` end to end: a small champion served by a real API process, real
+Sentiment140 tweets sent through POST /predict and judged through POST /feedback, then the
+challenger trained on them, judged by the gate, registered and promoted, and served after
+POST /admin/reload; a challenger made worse on purpose is refused."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import insert
+
+from tests.api.support import API_KEY, KEY_HEADER, MODEL, start_api
+
+from .support import BADBUZZ, CLI_TIMEOUT_S, Cli
+
+pytestmark = pytest.mark.integration
+
+# The client's domain: travel tweets of the Sentiment140 training file (742 of them), which a
+# champion trained on 2,000 random tweets has hardly seen.
+TRAVEL = r"\b(?:flight|flights|airline|airport|plane|flying|fly|delayed|luggage|baggage)\b"
+FEEDBACK_TWEETS = 600
+
+
+def travel_tweets(sentiment140: Path) -> pd.DataFrame:
+    from training.data.sentiment140 import read_sentiment140
+
+    frame = read_sentiment140(sentiment140 / "sample_train.csv.gz")
+    travel = frame[frame["text"].str.contains(TRAVEL, case=False, regex=True)]
+    return travel.sample(FEEDBACK_TWEETS, random_state=123).reset_index(drop=True)
+
+
+def run(cli: Cli, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`cli(*args)` with extra environment variables."""
+    return subprocess.run(
+        [str(BADBUZZ), *args],
+        env={**cli.env, **env},
+        cwd=cli.home.parent,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+
+
+def registry(cli: Cli) -> Any:
+    """An MLflow client on the CLI's embedded store (the process's own, not the shell's)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{cli.home / 'mlflow' / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def version_tags(cli: Cli) -> tuple[dict[str, dict[str, str]], str]:
+    """Tags of every registered version, and the version @champion names."""
+    client = registry(cli)
+    versions = client.search_model_versions(f"name='{MODEL}'")
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    return {str(v.version): dict(v.tags) for v in versions}, str(champion.version)
+
+
+def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "home", sentiment140)
+    result = cli("train", "baseline", "--models", "logreg", "--sample", "2000")
+    assert result.returncode == 0, cli.explain(result)
+    registry(cli).set_registered_model_alias(MODEL, "champion", "1")  # what promote does
+    tweets = travel_tweets(sentiment140)
+
+    api = start_api(
+        cli.home, tmp_path / "api", {"BADBUZZ_MODEL_ALIAS": "champion", "BADBUZZ_API_KEY": API_KEY}
+    )
+    try:
+        client = api.client()
+        for text, label in zip(tweets["text"], tweets["label"], strict=True):
+            prediction = client.post("/predict", json={"text": text}).json()
+            assert prediction["model"]["version"] == "1"
+            verdict = {
+                "prediction_id": prediction["prediction_id"],
+                "correct": prediction["label"] == ("positive" if label == 1 else "negative"),
+            }
+            assert client.post("/feedback", json=verdict, headers=KEY_HEADER).status_code == 201
+
+        too_few = cli("retrain", "--min-feedback", "1000")
+        assert too_few.returncode == 2, cli.explain(too_few)
+        assert "fewer than --min-feedback 1000" in " ".join(too_few.stderr.split())
+
+        result = cli("retrain")
+        assert result.returncode == 0, cli.explain(result)
+        out = " ".join(result.stdout.split())
+        assert "Gate: promoted:" in out and "@champion -> version 2 (was 1)" in out
+        assert f"Feedback: {FEEDBACK_TWEETS} verdicts, {FEEDBACK_TWEETS} usable" in out
+        tags, champion = version_tags(cli)
+        assert champion == "2"
+        assert tags["2"]["challenged_version"] == "1"
+        assert tags["2"]["feedback_rows"] == str(FEEDBACK_TWEETS)
+        assert len(tags["2"]["feedback_hash"]) == 64
+        assert tags["2"]["gate_decision"] == "promoted"
+        assert tags["2"]["model_family"] == tags["1"]["model_family"] == "logistic_regression"
+
+        reload = client.post("/admin/reload", headers=KEY_HEADER).json()
+        assert reload["changed"] and reload["version"] == "2", reload
+        assert client.post("/predict", json={"text": "my flight"}).json()["model"]["version"] == "2"
+    finally:
+        api.stop()
+
+    # The same tweets with shuffled labels, weighted 50: the challenger learns noise
+    from ops.database import connect, feedback, new_id, utcnow
+
+    noise = f"sqlite:///{tmp_path / 'shuffled.db'}"
+    engine = connect(noise)
+    labels = np.random.default_rng(0).permutation(tweets["label"].to_numpy())
+    with engine.begin() as connection:
+        connection.execute(
+            insert(feedback),
+            [
+                {"id": new_id(), "text": text, "predicted_label": "positive",
+                 "correct": bool(label == 1), "created_at": utcnow()}
+                for text, label in zip(tweets["text"], labels, strict=True)
+            ],
+        )  # fmt: skip
+    engine.dispose()
+    worse = run(cli, "retrain", "--feedback-weight", "50", "--dry-run", BADBUZZ_DATABASE_URL=noise)
+    assert worse.returncode == 0, cli.explain(worse)
+    out = " ".join(worse.stdout.split())
+    assert "Gate: refused:" in out and "manual accuracy" in out
+    assert "Dry run: nothing was logged, registered or promoted." in out
+    tags, champion = version_tags(cli)
+    assert (sorted(tags), champion) == (["1", "2"], "2")
+
+
+def test_retrain_without_a_champion_says_what_to_do(sentiment140: Path, tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "home", sentiment140)
+    result = cli("retrain")
+    assert result.returncode == 2, cli.explain(result)
+    assert "no @champion version of 'tweet-sentiment'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,94 @@
+"""From verdicts to labelled tweets: a right verdict confirms the predicted label, a wrong
+one gives the other label. Then one row per text (the same text after the default
+normalisation, what a model sees), texts given both labels dropped, and the gate set kept
+aside. The cleaned rows are written in Sentiment140's layout by `badbuzz data
+feedback-export`, and named in a run by their hash."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from badbuzz.text import normalize_many
+from training.data.sentiment140 import LABEL_NAMES, NEGATIVE, POSITIVE, data_hash
+
+log = logging.getLogger(__name__)
+
+LABEL_OF_NAME = {name: label for label, name in LABEL_NAMES.items()}
+POLARITY_OF_LABEL = {NEGATIVE: 0, POSITIVE: 4}
+EXPORT_QUERY = "NO_QUERY"  # Sentiment140's query column, as in its training file
+EXPORT_DATE = "%a %b %d %H:%M:%S UTC %Y"  # Sentiment140's date format
+
+
+@dataclass(frozen=True)
+class CleanFeedback:
+    rows: pd.DataFrame  # id, created_at, text, label (0/1), polarity (0/4); oldest first
+    verdicts: int  # rows read from the store
+    unknown_labels: int  # predicted labels neither negative nor positive: dropped
+    duplicates: int  # repeats of a text with the same label: dropped
+    contradictions: int  # texts given both labels: all their rows dropped
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the cleaned labels and texts, whatever order they arrived in."""
+        return data_hash(self.rows.sort_values(["text", "polarity"], kind="stable"))
+
+
+def clean_feedback(verdicts: pd.DataFrame) -> CleanFeedback:
+    """Labelled, deduplicated, contradiction-free tweets from the store's verdicts (columns
+    id, text, predicted_label, correct, created_at; oldest first)."""
+    predicted = verdicts["predicted_label"].map(LABEL_OF_NAME)
+    known = predicted.notna()
+    if not known.all():
+        log.warning(
+            "%d verdicts with a predicted label other than %s were dropped",
+            int((~known).sum()),
+            " or ".join(LABEL_OF_NAME),
+        )
+    rows = verdicts[known].copy()
+    confirmed = predicted[known].astype(int)
+    rows["label"] = confirmed.where(rows["correct"].astype(bool), 1 - confirmed)
+    rows["key"] = normalize_many(rows["text"])
+    labels_per_text = rows.groupby("key")["label"].transform("nunique")
+    contradicting = labels_per_text > 1
+    contradictions = int(rows.loc[contradicting, "key"].nunique())
+    rows = rows[~contradicting]
+    unique = rows.drop_duplicates("key", keep="first")
+    unique = unique.assign(polarity=unique["label"].map(POLARITY_OF_LABEL))
+    return CleanFeedback(
+        rows=unique[["id", "created_at", "text", "label", "polarity"]].reset_index(drop=True),
+        verdicts=len(verdicts),
+        unknown_labels=int((~known).sum()),
+        duplicates=len(rows) - len(unique),
+        contradictions=contradictions,
+    )
+
+
+def split_gate(
+    rows: pd.DataFrame, gate_share: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training part, gate part): the gate is `gate_share` of the rows, stratified on the
+    label when each label has two rows or more, the same for the same rows and seed."""
+    from sklearn.model_selection import train_test_split
+
+    counts = rows["label"].value_counts()
+    stratify = rows["label"] if len(counts) == 2 and counts.min() >= 2 else None
+    train, gate = train_test_split(rows, test_size=gate_share, stratify=stratify, random_state=seed)
+    return train.reset_index(drop=True), gate.reset_index(drop=True)
+
+
+def write_sentiment140(rows: pd.DataFrame, path: Path) -> Path:
+    """Write cleaned feedback as a Sentiment140 training file: headerless, every field
+    quoted, polarity (0/4), id (the feedback's), date, query, user (none), text. UTF-8, which
+    `read_sentiment140` reads back exactly (its latin-1 read repairs UTF-8)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for row in rows.itertuples(index=False):
+            date = pd.Timestamp(row.created_at).strftime(EXPORT_DATE)
+            writer.writerow([row.polarity, row.id, date, EXPORT_QUERY, "", row.text])
+    return path
