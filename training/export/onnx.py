@@ -1,5 +1,7 @@
-"""ONNX bundles from fine-tuned transformer classifiers: export from PyTorch, optional
-dynamic int8 quantisation, and the bundle writer (model, fast-tokenizer JSON, manifest)."""
+"""ONNX bundles from PyTorch classifiers over a fast tokenizer (fine-tuned transformers, the
+sentence encoder with its logistic head): export, optional dynamic int8 quantisation, the
+bundle writer (model, fast-tokenizer JSON, manifest) and the parity check against the
+framework the model was trained in."""
 
 from __future__ import annotations
 
@@ -7,11 +9,17 @@ import logging
 import shutil
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from badbuzz.bundle.manifest import Manifest
+from badbuzz.bundle.model import ModelBundle, RuntimeOptions
 from badbuzz.bundle.runtimes.onnx import DEFAULT_BATCH_SIZE, TOKENIZER_FILE
+from badbuzz.errors import ParityError
+from badbuzz.metric_names import DEFAULT_THRESHOLD
 from badbuzz.text import NormalizationConfig
 
 if TYPE_CHECKING:
@@ -20,6 +28,39 @@ if TYPE_CHECKING:
 QUANTIZED_MODEL_FILE = "model.int8.onnx"
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OnnxBundleOptions:
+    """How a checked ONNX bundle is written: what its scorer does, and the parity check."""
+
+    normalization: NormalizationConfig
+    max_len: int
+    parity_tolerance: float
+    quantize: bool
+    onnx_threads: int  # of the session that scores the parity tweets here
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    bundle_dir: Path
+    parity_tweets: int
+    max_abs_diff_fp32: float
+    accuracy_torch: float  # of the reference (the training framework) at 0.5
+    max_abs_diff_int8: float | None = None
+    accuracy_delta_int8: float | None = None
+
+    def metrics(self) -> dict[str, float]:
+        values = {
+            "parity_max_abs_diff_fp32": self.max_abs_diff_fp32,
+            "parity_accuracy_torch": self.accuracy_torch,
+        }
+        if self.max_abs_diff_int8 is not None and self.accuracy_delta_int8 is not None:
+            values["parity_max_abs_diff_int8"] = self.max_abs_diff_int8
+            values["parity_accuracy_delta_int8"] = self.accuracy_delta_int8
+        return values
 
 
 def write_onnx_bundle(
@@ -109,3 +150,67 @@ def quantize_int8(source: Path, target: Path) -> Path:
     finally:
         root.setLevel(level)
     return target
+
+
+def write_checked_onnx_bundle(
+    directory: Path,
+    onnx_model: Path,
+    tokenizer: Any,
+    options: OnnxBundleOptions,
+    parity_texts: Sequence[str],
+    reference: np.ndarray,
+    parity_labels: np.ndarray,
+    metadata: dict[str, Any] | None = None,
+    reference_name: str = "PyTorch",
+) -> ExportReport:
+    """Bundle an exported model with its fast tokenizer, check that the bundle scores the raw
+    parity tweets like the training framework did (`reference`: its P(positive); max |dP|
+    within tolerance, else ParityError and no bundle), and quantise to int8 when asked (its
+    drift is reported, not enforced). The bundle carries one model: the int8 one if asked.
+    `onnx_model` lies in a scratch folder, which also receives the tokenizer and fp32 bundle."""
+    work = onnx_model.parent
+    tokenizer_json = work / TOKENIZER_FILE
+    tokenizer.backend_tokenizer.save(str(tokenizer_json))
+    labels = np.asarray(parity_labels)
+    accuracy_reference = float(((reference >= DEFAULT_THRESHOLD) == labels).mean())
+    metadata = {
+        **(metadata or {}),
+        "max_len": options.max_len,
+        "onnx_opset": OPSET,
+        "onnx_exporter": "torchscript",
+        "quantized": options.quantize,
+    }
+
+    def bundle(target: Path, model_file: Path) -> tuple[Path, np.ndarray]:
+        written = write_onnx_bundle(
+            target,
+            model_file,
+            tokenizer_json,
+            options.normalization,
+            DEFAULT_THRESHOLD,  # record() replaces it with the one chosen on validation
+            options.max_len,
+            metadata,
+            pad_id=tokenizer.pad_token_id or 0,
+        )
+        loaded = ModelBundle.load(written, RuntimeOptions(onnx_threads=options.onnx_threads))
+        return written, loaded.predict_proba(list(parity_texts))
+
+    fp32_dir, fp32 = bundle(work / "fp32", onnx_model)
+    diff = float(np.abs(fp32 - reference).max())
+    log.info("ONNX fp32 vs %s on %d tweets: max |dP| = %.2e", reference_name, len(labels), diff)
+    if diff > options.parity_tolerance:
+        raise ParityError(
+            f"the ONNX export scores differently from {reference_name}: max |P(positive) "
+            f"difference| {diff:.2e} > {options.parity_tolerance:.0e} on {len(labels)} tweets; "
+            "refusing to register a bundle that would not serve what was trained"
+        )
+    if not options.quantize:
+        shutil.copytree(fp32_dir, directory)
+        return ExportReport(directory, len(labels), diff, accuracy_reference)
+    int8_dir, int8 = bundle(directory, quantize_int8(onnx_model, work / QUANTIZED_MODEL_FILE))
+    int8_diff = float(np.abs(int8 - reference).max())
+    delta = float(((int8 >= DEFAULT_THRESHOLD) == labels).mean()) - accuracy_reference
+    log.info(
+        "ONNX int8 vs %s: max |dP| = %.3f, accuracy delta %+.4f", reference_name, int8_diff, delta
+    )
+    return ExportReport(int8_dir, len(labels), diff, accuracy_reference, int8_diff, delta)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -19,20 +18,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from badbuzz.bundle.model import ModelBundle, RuntimeOptions
-from badbuzz.bundle.runtimes.onnx import MODEL_FILE, TOKENIZER_FILE
-from badbuzz.errors import CheckpointError, ParityError
-from badbuzz.metric_names import DEFAULT_THRESHOLD
+from badbuzz.bundle.runtimes.onnx import MODEL_FILE
+from badbuzz.errors import CheckpointError
 from badbuzz.registry import TrackingTarget
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import NormalizationConfig, normalize_many
 from training.data.prepared import PreparedData
 from training.export.onnx import (
-    OPSET,
     QUANTIZED_MODEL_FILE,
+    ExportReport,
+    OnnxBundleOptions,
     export_onnx,
-    quantize_int8,
-    write_onnx_bundle,
+    write_checked_onnx_bundle,
 )
 from training.tracking.experiments import experiment_name, use_experiment
 from training.tracking.runs import TrainedModel, model_run, record
@@ -75,6 +72,15 @@ class TransformerConfig:
         """Threads of the ONNX session that evaluates the bundle here (it serves on one)."""
         return self.threads or os.cpu_count() or 1
 
+    def bundle_options(self) -> OnnxBundleOptions:
+        return OnnxBundleOptions(
+            self.normalization,
+            self.max_len,
+            self.parity_tolerance,
+            self.quantize,
+            self.onnx_threads,
+        )
+
     def params(self) -> dict[str, Any]:
         return {
             "checkpoint": self.checkpoint or str(default_checkpoint()),
@@ -100,26 +106,6 @@ class EpochStats:
     validation_accuracy: float
     seconds: float
     tweets_per_second: float
-
-
-@dataclass(frozen=True)
-class ExportReport:
-    bundle_dir: Path
-    parity_tweets: int
-    max_abs_diff_fp32: float
-    accuracy_torch: float
-    max_abs_diff_int8: float | None = None
-    accuracy_delta_int8: float | None = None
-
-    def metrics(self) -> dict[str, float]:
-        values = {
-            "parity_max_abs_diff_fp32": self.max_abs_diff_fp32,
-            "parity_accuracy_torch": self.accuracy_torch,
-        }
-        if self.max_abs_diff_int8 is not None and self.accuracy_delta_int8 is not None:
-            values["parity_max_abs_diff_int8"] = self.max_abs_diff_int8
-            values["parity_accuracy_delta_int8"] = self.accuracy_delta_int8
-        return values
 
 
 def default_checkpoint() -> Path:
@@ -161,6 +147,27 @@ def load_checkpoint(checkpoint: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def max_tokens(model: Any, tokenizer: Any) -> int:
+    """The longest input the checkpoint embeds: its position rows, less the offset of
+    checkpoints that number positions after the padding index (RoBERTa family: 2), and
+    no more than its tokenizer's model_max_length."""
+    embeddings = getattr(model.base_model, "embeddings", None)
+    padding_idx = getattr(getattr(embeddings, "position_embeddings", None), "padding_idx", None)
+    offset = 0 if padding_idx is None else padding_idx + 1
+    positions = getattr(model.config, "max_position_embeddings", None)
+    limit = int(tokenizer.model_max_length)
+    return limit if positions is None else min(positions - offset, limit)
+
+
+def check_max_len(model: Any, tokenizer: Any, max_len: int) -> None:
+    limit = max_tokens(model, tokenizer)
+    if max_len > limit:
+        raise CheckpointError(
+            f"--max-len {max_len} is longer than the checkpoint embeds: at most {limit} tokens; "
+            f"pass --max-len {limit} or less"
+        )
+
+
 def _encode(
     tokenizer: Any, texts: Sequence[str], max_len: int, chunk: int = 10_000
 ) -> list[np.ndarray]:
@@ -191,6 +198,36 @@ def _training_batch(tokenizer: Any, rows: Sequence[tuple[np.ndarray, int]]) -> d
     return batch
 
 
+def run_in_batches(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_len: int,
+    batch_size: int = 128,
+    device: torch.device | None = None,
+    progress: str | None = None,
+) -> np.ndarray:
+    """The model's output for normalised texts (the logits of a Hugging Face classifier, else
+    the tensor it returns), in input order; batches of similar lengths; a progress bar
+    named `progress`, if given."""
+    device = device or next(model.parameters()).device
+    rows = _encode(tokenizer, texts, max_len)
+    order = np.argsort([len(row) for row in rows], kind="stable")
+    result = np.zeros((0,))
+    model.eval()
+    with torch.inference_mode():
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, desc=progress, unit="batch", disable=progress is None):
+            chunk = order[start : start + batch_size]
+            batch = _collate(tokenizer, [rows[i] for i in chunk])
+            output = model(**{k: v.to(device) for k, v in batch.items()})
+            values = getattr(output, "logits", output).double().cpu().numpy()
+            if start == 0:
+                result = np.empty((len(rows), *values.shape[1:]))
+            result[chunk] = values
+    return result
+
+
 def predict_logits(
     model: Any,
     tokenizer: Any,
@@ -199,19 +236,8 @@ def predict_logits(
     batch_size: int = 128,
     device: torch.device | None = None,
 ) -> np.ndarray:
-    """Logits for normalised texts, in input order (batches of similar lengths)."""
-    device = device or next(model.parameters()).device
-    rows = _encode(tokenizer, texts, max_len)
-    order = np.argsort([len(row) for row in rows], kind="stable")
-    logits = np.zeros((len(rows), 2), dtype=np.float64)
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch = _collate(tokenizer, [rows[i] for i in chunk])
-            output = model(**{k: v.to(device) for k, v in batch.items()})
-            logits[chunk] = output.logits.double().cpu().numpy()
-    return logits
+    """Logits (one row of 2 per text) of a sequence classifier for normalised texts."""
+    return run_in_batches(model, tokenizer, texts, max_len, batch_size, device)
 
 
 def probability_positive(logits: np.ndarray) -> np.ndarray:
@@ -341,13 +367,10 @@ def build_bundle(
     parity_labels: np.ndarray,
     metadata: dict[str, Any] | None = None,
 ) -> ExportReport:
-    """Export to ONNX, check the bundle scores raw tweets like PyTorch (max |dP| within
-    tolerance, else ParityError), and quantise to int8 when asked (its drift is reported,
-    not enforced). The bundle carries one model: the int8 one when quantised."""
+    """Export to ONNX and bundle it once it scores the parity tweets like PyTorch
+    (`write_checked_onnx_bundle`)."""
     with tempfile.TemporaryDirectory(prefix="onnx-export-") as tmp:
-        work = Path(tmp)
-        onnx_path = export_onnx(model, tokenizer.model_input_names, work / MODEL_FILE)
-        tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
+        onnx_path = export_onnx(model, tokenizer.model_input_names, Path(tmp) / MODEL_FILE)
         reference = probability_positive(
             predict_logits(
                 model,
@@ -357,48 +380,16 @@ def build_bundle(
                 device=torch.device("cpu"),
             )
         )
-        labels = np.asarray(parity_labels)
-        accuracy_torch = float(((reference >= DEFAULT_THRESHOLD) == labels).mean())
-        metadata = {
-            **(metadata or {}),
-            "max_len": config.max_len,
-            "onnx_opset": OPSET,
-            "onnx_exporter": "torchscript",
-            "quantized": config.quantize,
-        }
-
-        def bundle(target: Path, model_file: Path) -> tuple[Path, np.ndarray]:
-            written = write_onnx_bundle(
-                target,
-                model_file,
-                work / TOKENIZER_FILE,
-                config.normalization,
-                DEFAULT_THRESHOLD,  # record() replaces it with the one chosen on validation
-                config.max_len,
-                metadata,
-                pad_id=tokenizer.pad_token_id or 0,
-            )
-            loaded = ModelBundle.load(written, RuntimeOptions(onnx_threads=config.onnx_threads))
-            return written, loaded.predict_proba(list(parity_texts))
-
-        fp32_dir, fp32 = bundle(work / "fp32", onnx_path)
-        diff = float(np.abs(fp32 - reference).max())
-        log.info("ONNX fp32 vs PyTorch on %d tweets: max |dP| = %.2e", len(labels), diff)
-        if diff > config.parity_tolerance:
-            raise ParityError(
-                f"the ONNX export scores differently from PyTorch: max |P(positive) difference| "
-                f"{diff:.2e} > {config.parity_tolerance:.0e} on {len(labels)} tweets; refusing to "
-                "register a bundle that would not serve what was trained"
-            )
-        if not config.quantize:
-            shutil.copytree(fp32_dir, directory)
-            return ExportReport(directory, len(labels), diff, accuracy_torch)
-        int8_path = quantize_int8(onnx_path, work / QUANTIZED_MODEL_FILE)
-        int8_dir, int8 = bundle(directory, int8_path)
-        int8_diff = float(np.abs(int8 - reference).max())
-        delta = float(((int8 >= DEFAULT_THRESHOLD) == labels).mean()) - accuracy_torch
-        log.info("ONNX int8 vs PyTorch: max |dP| = %.3f, accuracy delta %+.4f", int8_diff, delta)
-        return ExportReport(int8_dir, len(labels), diff, accuracy_torch, int8_diff, delta)
+        return write_checked_onnx_bundle(
+            directory,
+            onnx_path,
+            tokenizer,
+            config.bundle_options(),
+            parity_texts,
+            reference,
+            parity_labels,
+            metadata,
+        )
 
 
 def train_transformer(
@@ -414,6 +405,7 @@ def train_transformer(
     torch.manual_seed(config.seed)  # the new classifier head's initialisation
     checkpoint = config.checkpoint or str(default_checkpoint())
     model, tokenizer = load_checkpoint(checkpoint)
+    check_max_len(model, tokenizer, config.max_len)
     embedding = config.embedding_type or embedding_type_for(checkpoint, model.config.model_type)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     norm = config.normalization
