@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, Security, status
@@ -16,16 +17,23 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batching import DynamicBatcher
 from api.limits import BodySizeLimit
 from api.prometheus import ApiMetrics, RequestMetrics
 from api.schemas import (
+    BRAND_PATTERN,
     AlertOut,
     AlertsResponse,
     BatchRequest,
     BatchResponse,
+    BrandBuzzOut,
+    BuzzAlertOut,
+    BuzzBaselineOut,
+    BuzzResponse,
+    BuzzWindowOut,
     ErrorMessage,
     FeedbackRequest,
     FeedbackResponse,
@@ -35,12 +43,15 @@ from api.schemas import (
     PredictResponse,
     Readiness,
     ReloadResponse,
+    brand_or_none,
 )
 from api.service import ModelService, ServedModel
 from api.store import FeedbackStore, Prediction
 from badbuzz.cpu import cpu_summary
 from badbuzz.settings import ApiSettings
 from ops.alerts import recent_alerts
+from ops.brands import BrandMatcher
+from ops.buzz_watch import BuzzOverview, buzz_overview
 from ops.database import new_id, utcnow
 from ops.jobs import OpsJobs
 from ops.latency import LatencyRecorder
@@ -94,12 +105,67 @@ async def require_key(
 ModelDep = Annotated[ServedModel, Depends(served_model)]
 
 
+def buzz_response(overview: BuzzOverview) -> BuzzResponse:
+    window = timedelta(seconds=overview.window_seconds)
+    return BuzzResponse(
+        window_seconds=overview.window_seconds,
+        since=overview.since,
+        until=overview.until,
+        brands=[
+            BrandBuzzOut(
+                brand=activity.brand,
+                baseline=None
+                if activity.baseline is None
+                else BuzzBaselineOut(
+                    negatives=activity.baseline.negatives,
+                    threshold=activity.baseline.threshold,
+                    negative_share=activity.baseline.share,
+                    windows=activity.baseline.windows,
+                ),
+                windows=[
+                    BuzzWindowOut(
+                        start=w.start,
+                        end=w.start + window,
+                        negatives=w.negatives,
+                        total=w.total,
+                        negative_share=w.negatives / w.total if w.total else None,
+                    )
+                    for w in activity.windows
+                ],
+            )
+            for activity in overview.brands
+        ],
+        alerts=[
+            BuzzAlertOut(
+                id=alert.id,
+                brand=alert.brand or "",
+                fired_at=alert.fired_at,
+                window_start=alert.window_start,
+                window_end=alert.window_end,
+                negatives=round(alert.observed),
+                baseline=alert.baseline,
+                threshold=round(alert.threshold),
+                summary=alert.summary,
+                model_version=alert.model_version,
+                report_path=alert.report_path,
+                mail=MailStatus(
+                    sent_at=alert.mail_sent_at,
+                    attempts=alert.mail_attempts,
+                    last_error=alert.mail_error,
+                ),
+            )
+            for alert in overview.alerts
+        ],
+    )
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = ModelService(settings)
     metrics = ApiMetrics(lambda: service.current.card if service.current else None)
     batcher = DynamicBatcher(settings.dynamic_batch_max, metrics.batch_size.observe)
     predict_latency = LatencyRecorder(process_identity())
+    brands = BrandMatcher(settings.brands)
 
     def report_card() -> dict[str, Any] | None:
         """The model card alert reports show."""
@@ -183,15 +249,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": details})
 
     def respond(
-        model: ServedModel, texts: list[str], p_positive: list[float]
+        model: ServedModel, tweets: list[PredictRequest], p_positive: list[float]
     ) -> list[PredictResponse]:
         ref = model.ref
         store: FeedbackStore = app.state.store
         log_each = prediction_log.isEnabledFor(logging.INFO)
         results = []
-        for text, p in zip(texts, p_positive, strict=True):
+        now = utcnow()
+        for tweet, p in zip(tweets, p_positive, strict=True):
+            text = tweet.text
             label = model.label(p)
-            prediction = Prediction(new_id(), text, label, p, ref.name, ref.version, utcnow())
+            tweeted_at = tweet.created_at or now
+            brand = brands.brand_of(text, tweet.brand)
+            prediction = Prediction(
+                new_id(), text, label, p, ref.name, ref.version, now, tweeted_at, brand
+            )
             metrics.predictions.labels(label).inc()
             if log_each:
                 prediction_log.info(
@@ -203,6 +275,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                             "probability_positive": p,
                             "model_version": ref.version,
                             "time": prediction.created_at.isoformat(),
+                            "tweeted_at": tweeted_at.isoformat(),
+                            "brand": brand,
                         },
                         ensure_ascii=False,
                     )
@@ -215,6 +289,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                     probability_positive=p,
                     model=ref,
                     prediction_id=prediction.id,
+                    created_at=tweeted_at,
+                    brand=brand,
                 )
             )
         return results
@@ -232,7 +308,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def predict(body: PredictRequest, model: ModelDep) -> Response:
         """Score one tweet (requests that arrive together are scored as one batch)."""
         p_positive = await batcher.predict(model, body.text)
-        return json_response(respond(model, [body.text], [p_positive])[0])
+        return json_response(respond(model, [body], [p_positive])[0])
 
     @app.post(
         "/predict/batch",
@@ -241,9 +317,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         tags=["predict"],
     )
     def predict_batch(body: BatchRequest, model: ModelDep) -> Response:
-        """Score up to 1,000 tweets as one batch; results come back in the same order."""
-        p_positive = model.predict_proba(body.texts).tolist()
-        return json_response(BatchResponse(predictions=respond(model, body.texts, p_positive)))
+        """Score up to 1,000 tweets as one batch (`texts`, or `tweets` with their time and
+        brand); results come back in the same order."""
+        tweets = body.items()
+        p_positive = model.predict_proba([tweet.text for tweet in tweets]).tolist()
+        return json_response(BatchResponse(predictions=respond(model, tweets, p_positive)))
 
     @app.post(
         "/feedback",
@@ -359,6 +437,41 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 for record in records
             ]
         )
+
+    @app.get(
+        "/buzz",
+        response_model=BuzzResponse,
+        responses=KEY_REFUSED,
+        dependencies=[Depends(require_key)],
+        tags=["alerts"],
+    )
+    def buzz(
+        brand: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=65,
+                json_schema_extra={"pattern": BRAND_PATTERN},
+                description="Only this brand (`all`: tweets that named none); unset: every brand.",
+            ),
+            AfterValidator(brand_or_none),
+        ] = None,
+        hours: Annotated[
+            int, Query(ge=1, le=168, description="How far back, by the tweets' own time.")
+        ] = 48,
+    ) -> BuzzResponse:
+        """Negative tweets and their share per brand and window (BADBUZZ_BUZZ_WINDOW_SECONDS)
+        over the last `hours`, each brand's baseline, and the buzz alerts of that time."""
+        store: FeedbackStore = app.state.store
+        with store.engine.connect() as connection:
+            overview = buzz_overview(
+                connection,
+                app.state.jobs.buzz,
+                utcnow(),
+                hours,
+                None if brand is None else brands.named(brand),
+            )
+        return buzz_response(overview)
 
     @app.post(
         "/admin/reload",

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+
+from badbuzz.settings import BRAND
 
 MAX_TEXT_CHARS = 1_000  # a tweet is 280 characters; leave room for quoted threads
 MAX_BATCH = 1_000
@@ -36,6 +48,67 @@ Tweet = Annotated[
     AfterValidator(_not_blank),
 ]
 Label = Literal["negative", "positive"]
+# badbuzz.settings.BRAND in JSON Schema's dialect; `$` as Python reads it (the validators here
+# and jsonschema's alike), so a brand may end in one newline, which is dropped.
+BRAND_PATTERN = rf"^{BRAND.pattern}$"
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _brand(brand: str) -> str:
+    if re.search(BRAND_PATTERN, brand) is None:
+        raise ValueError(
+            "brand must be 1 to 64 letters, digits, spaces or _ . & ' + - (not starting or "
+            "ending with a space), e.g. United; leave it out to have it found from the "
+            "@handles in the text"
+        )
+    return brand.rstrip("\n")
+
+
+def brand_or_none(brand: str | None) -> str | None:
+    return None if brand is None else _brand(brand)
+
+
+def _event_time(value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
+    # lax parsing (a wrap validator gets the JSON string as a Python one), strings only
+    error = "created_at is not an ISO 8601 time: send e.g. 2015-02-22T17:03:11-08:00"
+    if not isinstance(value, str | datetime):
+        raise ValueError(error)
+    try:
+        moment: datetime = handler(value)
+    except ValidationError as invalid:
+        raise ValueError(error) from invalid
+    if moment.tzinfo is None:
+        raise ValueError(
+            "created_at has no UTC offset, so its moment is unknown: add Z or one, e.g. "
+            "2015-02-22T17:03:11-08:00 (or leave created_at out for now)"
+        )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or 9999: the edge of what is stored
+        return EARLIEST if moment.year == 1 else LATEST
+
+
+Brand = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=65,
+        description="The brand the tweet is about, e.g. United; unset: the first configured "
+        "@handle the text mentions (BADBUZZ_BRANDS), else `all`.",
+        json_schema_extra={"pattern": BRAND_PATTERN},
+    ),
+    AfterValidator(_brand),
+]
+EventTime = Annotated[
+    datetime,
+    WrapValidator(_event_time),
+    Field(
+        strict=False,
+        description="When the tweet was posted, ISO 8601 with Z or a UTC offset; unset: now. "
+        "A time without an offset is refused (its moment is unknown).",
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -44,20 +117,67 @@ class Strict(BaseModel):
 
 class PredictRequest(Strict):
     text: Tweet
+    created_at: EventTime | None = None
+    brand: Brand | None = None
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"text": "@united lost my bag again, worst airline"}]}
+        json_schema_extra={
+            "examples": [
+                {"text": "@united lost my bag again, worst airline"},
+                {
+                    "text": "lost my bag again, worst airline",
+                    "created_at": "2015-02-22T17:03:11-08:00",
+                    "brand": "United",
+                },
+            ]
+        }
     )
 
 
 class BatchRequest(Strict):
-    texts: list[Tweet] = Field(min_length=1, max_length=MAX_BATCH)
+    """Either `texts` (the tweets' words only) or `tweets` (each with its time and brand)."""
+
+    texts: list[Tweet] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    tweets: list[PredictRequest] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Tweets with their created_at and brand, as /predict takes one.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"texts": ["thanks for the upgrade!", "3 hours on the tarmac..."]}]
+            # the validator below, in the contract: exactly one of the two (a null is unsent)
+            "oneOf": [
+                {"required": ["texts"], "properties": {"texts": {"type": "array"}}},
+                {"required": ["tweets"], "properties": {"tweets": {"type": "array"}}},
+            ],
+            "examples": [
+                {"texts": ["thanks for the upgrade!", "3 hours on the tarmac..."]},
+                {
+                    "tweets": [
+                        {"text": "@united thanks for the upgrade!"},
+                        {"text": "3 hours on the tarmac...", "created_at": "2015-02-22T17:03:11Z"},
+                    ]
+                },
+            ],
         }
     )
+
+    @model_validator(mode="after")
+    def _texts_or_tweets(self) -> BatchRequest:
+        if (self.texts is None) == (self.tweets is None):
+            raise ValueError(
+                'send either "texts": ["...", ...] or "tweets": [{"text": "...", '
+                '"created_at": "...", "brand": "..."}, ...], not both'
+            )
+        return self
+
+    def items(self) -> list[PredictRequest]:
+        if self.tweets is not None:
+            return self.tweets
+        # already validated: no second pass over up to 1,000 texts
+        return [PredictRequest.model_construct(text=text) for text in self.texts or []]
 
 
 class ModelRef(BaseModel):
@@ -72,6 +192,8 @@ class PredictResponse(BaseModel):
     probability_positive: float = Field(ge=0, le=1)
     model: ModelRef
     prediction_id: str
+    created_at: datetime = Field(description="The tweet's time as stored, in UTC.")
+    brand: str = Field(description="The brand it counts for (`all`: none named).")
 
 
 class BatchResponse(BaseModel):
@@ -163,19 +285,73 @@ class MailStatus(BaseModel):
 
 class AlertOut(BaseModel):
     id: str
-    rule: Literal["error_window", "latency"]
+    rule: Literal["error_window", "latency", "buzz"]
     fired_at: datetime
     window_start: datetime
     window_end: datetime
-    observed: float = Field(description="Wrong predictions in the window, or p95 in ms.")
+    observed: float = Field(
+        description="Wrong predictions in the window, p95 in ms, or a buzz's negative tweets."
+    )
     threshold: float
     model_version: str | None
     summary: str
     report_text: str
     report_path: str | None = Field(description="The report's folder on the API's machine.")
+    brand: str | None = Field(description="A buzz's brand (null for the other rules).")
+    baseline: float | None = Field(
+        description="A buzz's usual negatives per window (null for the other rules)."
+    )
     flagged: list[FlaggedTweetOut]
     mail: MailStatus
 
 
 class AlertsResponse(BaseModel):
     alerts: list[AlertOut]
+
+
+class BuzzWindowOut(BaseModel):
+    start: datetime
+    end: datetime
+    negatives: int
+    total: int = Field(description="Every tweet of the brand in the window.")
+    negative_share: float | None = Field(description="negatives / total; null without tweets.")
+
+
+class BuzzBaselineOut(BaseModel):
+    """What a window of the brand usually holds, learned from its last closed windows."""
+
+    negatives: float = Field(description="Median negatives per window.")
+    threshold: int = Field(description="Negatives a window needs to alert (with a share rise).")
+    negative_share: float = Field(description="Share of negatives over those windows.")
+    windows: int = Field(description="How many windows it was learned from.")
+
+
+class BrandBuzzOut(BaseModel):
+    brand: str = Field(description="`all`: the tweets that named no configured brand.")
+    baseline: BuzzBaselineOut | None = Field(
+        description="null until the brand has BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS windows."
+    )
+    windows: list[BuzzWindowOut] = Field(description="Oldest first, empty windows included.")
+
+
+class BuzzAlertOut(BaseModel):
+    id: str
+    brand: str
+    fired_at: datetime
+    window_start: datetime
+    window_end: datetime
+    negatives: int
+    baseline: float | None = Field(description="Usual negatives per window.")
+    threshold: int = Field(description="Negatives the window needed to alert.")
+    summary: str
+    model_version: str | None
+    report_path: str | None = Field(description="The report's folder on the API's machine.")
+    mail: MailStatus
+
+
+class BuzzResponse(BaseModel):
+    window_seconds: int = Field(description="BADBUZZ_BUZZ_WINDOW_SECONDS.")
+    since: datetime = Field(description="Start of the first window shown (by tweet time).")
+    until: datetime = Field(description="End of the last (open) window.")
+    brands: list[BrandBuzzOut]
+    alerts: list[BuzzAlertOut] = Field(description="Buzz alerts of those windows, newest first.")

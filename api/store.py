@@ -32,7 +32,9 @@ class Prediction:
     probability_positive: float
     model_name: str
     model_version: str
-    created_at: datetime
+    created_at: datetime  # when it was scored
+    tweeted_at: datetime | None = None  # the tweet's own time (None: a row from before it)
+    brand: str | None = None  # None: a row from before brands
 
 
 class FeedbackStore:

@@ -8,6 +8,7 @@ that no later `chdir`, subprocess or URI conversion sees a relative path.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,9 @@ from badbuzz.bundle.model import RuntimeOptions
 from badbuzz.metric_names import DEFAULT_FLOOR, KPI
 
 DEFAULT_API_KEY = "change-me"
+# A Twitter handle without its @, and a brand name as the API accepts it (api/schemas.py).
+HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+BRAND = re.compile(r"[A-Za-z0-9_.&'+-]([A-Za-z0-9 _.&'+-]{0,62}[A-Za-z0-9_.&'+-])?")
 
 
 def absolute(path: Path | None) -> Path | None:
@@ -122,6 +126,43 @@ class OpsSettings(BadbuzzSettings):
     retention_days: float = Field(
         default=30, gt=0, description="Predictions older than this are deleted daily."
     )
+    # The bad-buzz watch (ops/buzz.py): README "The bad-buzz watch" gives each default's reason.
+    brands: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Twitter handles to brands, e.g. `@united=United,@AmericanAir=American`: "
+        "a tweet sent without a brand counts for the first handle it mentions (any case), "
+        "else under `all`.",
+    )
+    buzz_window_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86_400,
+        description="Length of the windows negatives are counted in.",
+    )
+    buzz_baseline_windows: int = Field(
+        default=168, ge=3, le=10_000, description="Past windows the baseline is learned from."
+    )
+    buzz_min_history_windows: int = Field(
+        default=24, ge=3, description="Fewer past windows of a brand: no verdict yet."
+    )
+    buzz_min_negatives: int = Field(
+        default=10, ge=1, description="Fewer negatives in a window never make a buzz."
+    )
+    buzz_z: float = Field(
+        default=4.0, gt=0, description="Robust z-score over the baseline's negatives that alerts."
+    )
+    buzz_min_share_rise: float = Field(
+        default=0.10, ge=0, le=1, description="...and the negative share must rise this much."
+    )
+    buzz_cooldown_seconds: float = Field(
+        default=10_800, ge=0, description="After a buzz alert, the brand stays quiet this long."
+    )
+    buzz_grace_seconds: float = Field(
+        default=120, ge=0, description="A window is closed this long after its end (late tweets)."
+    )
+    buzz_check_interval_s: float = Field(
+        default=10.0, gt=0, description="How often the live watch looks at the open windows."
+    )
 
     @field_validator("alert_to", mode="before")
     @classmethod
@@ -129,6 +170,34 @@ class OpsSettings(BadbuzzSettings):
         if isinstance(value, str):
             return [address.strip() for address in value.split(",") if address.strip()]
         return value
+
+    @field_validator("brands", mode="before")
+    @classmethod
+    def _handles(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        brands: dict[str, str] = {}
+        for pair in (part.strip() for part in value.split(",")):
+            if not pair:
+                continue
+            handle, equals, brand = (side.strip() for side in pair.partition("="))
+            handle = handle.removeprefix("@")
+            if not equals or not HANDLE.fullmatch(handle) or not BRAND.fullmatch(brand):
+                raise ValueError(
+                    f"{pair!r} is not @handle=Brand: write e.g. "
+                    "BADBUZZ_BRANDS=@united=United,@AmericanAir=American (handles: letters, "
+                    "digits, _; brands: letters, digits, space, _ . & ' + -, up to 64)"
+                )
+            brands[f"@{handle.lower()}"] = brand
+        return brands
+
+    @model_validator(mode="after")
+    def _history_fits_the_baseline(self) -> OpsSettings:
+        if self.buzz_min_history_windows > self.buzz_baseline_windows:
+            raise ValueError(
+                "BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS must not exceed BADBUZZ_BUZZ_BASELINE_WINDOWS"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

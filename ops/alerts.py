@@ -1,6 +1,7 @@
 """Alert records: what a firing rule leaves behind, in one transaction: the alert row (time,
 rule, counts, model version), the feedback rows that caused it, its report (also written to
-the reports folder) and its mail in the outbox. And the reads the API lists them with."""
+the reports folder) and its mail in the outbox. And the reads the API lists them with. A bad
+buzz (`ops.buzz_watch`) builds its own report and is stored the same way (`store_alert`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from badbuzz.settings import OpsSettings
 from ops.database import alert_feedback, alerts, as_utc, feedback, outbox, predictions
@@ -101,10 +103,25 @@ def record_alert(
     chart can take a while), then store the alert, the feedback rows behind it and its mail
     in one short transaction; the report's folder is returned. A crash can leave a report
     folder without its alert, never an alert without its report or its mail."""
-    now = firing.window_end
     with engine.connect() as connection:
         context = report_context(connection, firing, alert_id, model_card)
-    rendered = render(context)
+    return store_alert(engine, firing, alert_id, model_card, settings, render(context))
+
+
+def store_alert(
+    engine: Engine,
+    firing: Firing,
+    alert_id: str,
+    model_card: Mapping[str, Any],
+    settings: OpsSettings,
+    rendered: RenderedReport,
+    fired_at: datetime | None = None,
+    also: Callable[[Connection], None] | None = None,
+) -> Path:
+    """Write a rendered report, then the alert, its feedback rows, its mail and `also` (the
+    rule's own state) in one transaction (every rule's alert ends here); the report's folder
+    is returned."""
+    now = fired_at or firing.window_end
     folder = write_report(
         rendered, settings.reports_dir / f"alert-{now:%Y%m%dT%H%M%SZ}-{alert_id[:8]}"
     )
@@ -122,6 +139,8 @@ def record_alert(
                 summary=firing.summary,
                 report_text=rendered.text,
                 report_path=str(folder),
+                brand=firing.brand,
+                baseline=firing.baseline,
             )
         )
         if firing.feedback_ids:
@@ -131,6 +150,8 @@ def record_alert(
             )
         message = build_message(rendered, settings, f"<alert-{alert_id}@badbuzz>")
         queue(connection, message, alert_id)
+        if also is not None:
+            also(connection)
     return folder
 
 
@@ -168,17 +189,23 @@ class AlertRecord:
     summary: str
     report_text: str
     report_path: str | None
+    brand: str | None
+    baseline: float | None
     flagged: list[FlaggedTweet]
     mail_sent_at: datetime | None
     mail_attempts: int
     mail_error: str | None
 
 
-def recent_alerts(connection: Connection, limit: int) -> list[AlertRecord]:
-    """The latest alerts, newest first, with their flagged tweets and mail status."""
+def recent_alerts(
+    connection: Connection, limit: int, *where: ColumnElement[bool]
+) -> list[AlertRecord]:
+    """The latest alerts (those matching `where`), newest first, with their flagged tweets
+    and mail status."""
     rows = connection.execute(
         select(alerts, outbox.c.sent_at, outbox.c.attempts, outbox.c.last_error)
         .select_from(alerts.outerjoin(outbox, and_(outbox.c.alert_id == alerts.c.id)))
+        .where(*where)
         .order_by(alerts.c.fired_at.desc())
         .limit(limit)
     ).all()
@@ -202,6 +229,8 @@ def recent_alerts(connection: Connection, limit: int) -> list[AlertRecord]:
                 summary=row.summary,
                 report_text=row.report_text,
                 report_path=row.report_path,
+                brand=row.brand,
+                baseline=row.baseline,
                 flagged=flagged_tweets(connection, ids),
                 mail_sent_at=as_utc(row.sent_at) if row.sent_at else None,
                 mail_attempts=row.attempts or 0,

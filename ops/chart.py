@@ -1,7 +1,8 @@
-"""The reports' chart: wrong and judged verdicts per hour over the last 24 hours, as a small
-PNG. matplotlib is optional (the TFLite serving image has none), so it is imported only when
-a chart is drawn, and only through its object API: pyplot keeps global figures and picks a
-GUI backend, neither of which a server process wants."""
+"""The reports' charts, as small PNGs: wrong and judged verdicts per hour over the last 24
+hours; a brand's tweets per hour around a bad buzz; a back-test's negatives per window.
+matplotlib is optional (the TFLite serving image has none), so it is imported only when a
+chart is drawn, and only through its object API: pyplot keeps global figures and picks a GUI
+backend, neither of which a server process wants."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ops.report import HourCount
+    from datetime import datetime
+
+    from matplotlib.figure import Figure
+
+    from ops.buzz import Buzz, WindowCount
+    from ops.report import BrandHour, HourCount
 
 WIDTH_PX = 600
 HEIGHT_PX = 240
@@ -19,20 +25,35 @@ _JUDGED_COLOUR = "#c9d3df"
 _WRONG_COLOUR = "#d1495b"
 
 
-def verdicts_chart(hours: Sequence[HourCount]) -> bytes | None:
-    """The chart as PNG bytes, or None where matplotlib is not installed."""
+def _figure(width_px: int = WIDTH_PX, height_px: int = HEIGHT_PX) -> Figure | None:
+    """A figure on the Agg canvas, or None where matplotlib is not installed."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
     except ModuleNotFoundError as error:
         # Only matplotlib itself may be missing; a broken install of it must not pass quietly.
         if error.name is None or error.name.split(".")[0] != "matplotlib":
             raise
         return None
-
-    figure = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
+    figure = Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure: Figure) -> bytes:
+    figure.tight_layout(pad=0.4)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI)
+    return buffer.getvalue()
+
+
+def verdicts_chart(hours: Sequence[HourCount]) -> bytes | None:
+    """The chart as PNG bytes, or None where matplotlib is not installed."""
+    figure = _figure()
+    if figure is None:
+        return None
+    from matplotlib.ticker import MaxNLocator
+
     axes = figure.add_subplot()
     positions = range(len(hours))
     axes.bar(positions, [h.judged for h in hours], color=_JUDGED_COLOUR, label="judged")
@@ -47,7 +68,64 @@ def verdicts_chart(hours: Sequence[HourCount]) -> bytes | None:
     axes.set_title("User verdicts per hour, last 24 h (UTC)", fontsize=9)
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(fontsize=8, frameon=False, loc="upper left")
-    figure.tight_layout(pad=0.4)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)
-    return buffer.getvalue()
+    return _png(figure)
+
+
+def buzz_chart(hours: Sequence[BrandHour], start: datetime, end: datetime) -> bytes | None:
+    """A brand's tweets and negatives per hour (the last 48), the alert's window shaded."""
+    figure = _figure()
+    if figure is None:
+        return None
+    from matplotlib.ticker import MaxNLocator
+
+    axes = figure.add_subplot()
+    positions = range(len(hours))
+    axes.bar(positions, [h.total for h in hours], color=_JUDGED_COLOUR, label="all tweets")
+    axes.bar(positions, [h.negatives for h in hours], color=_WRONG_COLOUR, label="negative")
+    inside = [i for i, h in enumerate(hours) if start <= h.hour < end]
+    if inside:
+        axes.axvspan(inside[0] - 0.5, inside[-1] + 0.5, color="#f6c343", alpha=0.3, lw=0)
+    ticks = list(positions)[::6]
+    axes.set_xticks(ticks, [f"{hours[i].hour:%d %H}h" for i in ticks], fontsize=8)
+    axes.tick_params(axis="y", labelsize=8)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(-0.6, max(len(hours), 1) - 0.4)
+    axes.set_ylim(bottom=0, top=max([h.total for h in hours] + [1]) * 1.15)
+    axes.set_title("Tweets per hour, last 48 h (UTC; alert window shaded)", fontsize=9)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(fontsize=8, frameon=False, loc="upper left")
+    return _png(figure)
+
+
+def replay_chart(windows: dict[str, list[WindowCount]], buzzes: Sequence[Buzz]) -> bytes | None:
+    """A back-test: negatives per window of each brand over time, each alert marked."""
+    figure = _figure(900, 360)
+    if figure is None:
+        return None
+    from matplotlib.dates import date2num
+
+    axes = figure.add_subplot()
+    axes.xaxis_date()
+    colours = {}
+    for brand, counts in sorted(windows.items()):
+        (line,) = axes.plot(
+            date2num([w.start for w in counts]), [w.negatives for w in counts], lw=1, label=brand
+        )
+        colours[brand] = line.get_color()
+    for buzz in buzzes:
+        axes.plot(
+            date2num(buzz.window_start),
+            buzz.negatives,
+            "v",
+            ms=8,
+            color=colours.get(buzz.brand, "black"),
+        )
+    axes.set_ylim(bottom=0)
+    axes.tick_params(labelsize=8)
+    axes.set_ylabel("negative tweets per window", fontsize=8)
+    axes.set_title(f"Negatives per window, {len(buzzes)} alerts marked (UTC)", fontsize=9)
+    axes.spines[["top", "right"]].set_visible(False)
+    if len(windows) <= 12:
+        axes.legend(fontsize=8, frameon=False, loc="upper left")
+    figure.autofmt_xdate()
+    return _png(figure)

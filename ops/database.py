@@ -2,13 +2,15 @@
 
 Every table lives here, the API's included, because the jobs in `ops/` read what the API
 writes: predictions and feedback (written by the API), alerts and the feedback rows that
-caused them, the outbox of mail, per-second latency histograms of `/predict`, and the lease
-that makes the jobs single-runner across processes. `create_all` adds missing tables to an
-older database; it never changes existing ones.
+caused them, the outbox of mail, per-second latency histograms of `/predict`, the bad-buzz
+watch's baselines, and the lease that makes the jobs single-runner across processes.
+`create_all` adds missing tables to an older database, and `ADDED_COLUMNS` the columns added
+since (nullable); nothing else of an existing table changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -27,6 +30,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -44,6 +49,11 @@ predictions = Table(
     Column("model_name", String(200), nullable=False),
     Column("model_version", String(50), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    # added by the bad-buzz watch: NULL in rows written before (read as created_at and `all`)
+    Column("tweeted_at", DateTime(timezone=True), nullable=True),  # the tweet's own time
+    Column("brand", String(64), nullable=True),
+    Index("ix_predictions_brand_tweeted_at", "brand", "tweeted_at"),
+    Index("ix_predictions_tweeted_at", "tweeted_at"),
 )
 feedback = Table(
     "feedback",
@@ -70,6 +80,9 @@ alerts = Table(
     Column("summary", Text, nullable=False),  # one line, for lists and subjects
     Column("report_text", Text, nullable=False),
     Column("report_path", Text, nullable=True),  # the folder the report was written to
+    # added by the bad-buzz watch (NULL for the other rules)
+    Column("brand", String(64), nullable=True),
+    Column("baseline", Float, nullable=True),  # the negatives a window usually has
 )
 alert_feedback = Table(
     "alert_feedback",
@@ -99,6 +112,17 @@ latency = Table(
     Column("upper_bound_s", Float, nullable=False),  # histogram bucket: latency <= this
     Column("process", String(200), nullable=False),
     Column("count", Integer, nullable=False),
+)
+buzz_state = Table(
+    "buzz_state",
+    metadata,
+    Column("brand", String(64), primary_key=True),
+    Column("window_seconds", Integer, nullable=False),  # the history's unit
+    Column("closed_until", DateTime(timezone=True), nullable=True),  # end of the last closed window
+    Column("history", Text, nullable=False),  # JSON [[negatives, total], ...], oldest first
+    Column("last_alert_at", DateTime(timezone=True), nullable=True),
+    Column("last_alert_window", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 leases = Table(
     "leases",
@@ -140,14 +164,61 @@ def connect(url: str) -> Engine:
 
 def _create_tables(engine: Engine) -> None:
     """`create_all`, with workers starting at once on a new database: when another created
-    a table between our check and our CREATE, check again (each round, one table fewer)."""
+    a table between our check and our CREATE, check again (each round, one table fewer).
+    Then the columns added since a table was first created (`ADDED_COLUMNS`)."""
     for _ in range(len(metadata.tables)):
         try:
             metadata.create_all(engine)
-            return
+            break
         except DBAPIError:
             continue
-    metadata.create_all(engine)  # by now every table exists, or the error is real
+    else:
+        metadata.create_all(engine)  # by now every table exists, or the error is real
+    _add_columns(engine)
+
+
+# Columns added to tables that older databases already have: `create_all` skips an existing
+# table, so these are added with ALTER TABLE (nullable, so old rows need no value).
+ADDED_COLUMNS = {
+    "predictions": ("tweeted_at", "brand"),
+    "alerts": ("brand", "baseline"),
+}
+ADDED_INDEXES = {"predictions": ("ix_predictions_brand_tweeted_at", "ix_predictions_tweeted_at")}
+
+
+def _add_columns(engine: Engine) -> None:
+    """Add what `ADDED_COLUMNS` names where missing; a worker that lost the race to another
+    finds the column there on its second look."""
+    for _ in range(2):
+        missing = _missing_columns(engine)
+        if not missing:
+            break
+        for table, name in missing:
+            column = metadata.tables[table].c[name]
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+            except DBAPIError:
+                continue  # another process added it: the next look says so
+    else:
+        if missing := _missing_columns(engine):
+            raise RuntimeError(f"could not add the columns {missing} to the database")
+    for table, names in ADDED_INDEXES.items():
+        for index in metadata.tables[table].indexes:
+            if index.name in names:
+                # another process may create it between its check and ours
+                with contextlib.suppress(DBAPIError):
+                    index.create(engine, checkfirst=True)
+
+
+def _missing_columns(engine: Engine) -> list[tuple[str, str]]:
+    inspector = inspect(engine)
+    missing = []
+    for table, names in ADDED_COLUMNS.items():
+        present = {column["name"] for column in inspector.get_columns(table)}
+        missing += [(table, name) for name in names if name not in present]
+    return missing
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: object) -> None:

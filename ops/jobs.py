@@ -1,8 +1,8 @@
 """The scheduled work of an API process: APScheduler triggers it, the lease decides who runs
-it. Every process schedules every job; the single-runner ones (rule evaluation, outbox
-delivery, digest, retention) do their work only in the process holding the `ops` lease,
-so two workers or two replicas on one database send each mail once. Latency histograms are
-written by every process (each counts its own requests).
+it. Every process schedules every job; the single-runner ones (rule evaluation, the bad-buzz
+watch, outbox delivery, digest, retention) do their work only in the process holding the
+`ops` lease, so two workers or two replicas on one database send each mail once. Latency
+histograms are written by every process (each counts its own requests).
 
 A wrong verdict also triggers the rules at once (`nudge`), so a mail leaves within a check
 interval of the flag that completed the window.
@@ -28,18 +28,27 @@ from sqlalchemy.engine import Engine
 
 from badbuzz.settings import OpsSettings
 from ops.alerts import record_alert
+from ops.buzz_watch import BuzzWatch
 from ops.database import new_id, predictions, utcnow
 from ops.digest import record_digest
 from ops.latency import LatencyRecorder, forget_before
 from ops.lease import Lease
 from ops.mailer import Mailer
 from ops.outbox import deliver_due
-from ops.report import AlertContext, DigestContext, RenderedReport, render_alert, render_digest
+from ops.report import (
+    AlertContext,
+    BuzzContext,
+    DigestContext,
+    RenderedReport,
+    render_alert,
+    render_buzz,
+    render_digest,
+)
 from ops.rules import ErrorWindow, LatencyRule, Rule
 
 log = logging.getLogger(__name__)
 
-Context = TypeVar("Context", AlertContext, DigestContext)
+Context = TypeVar("Context", AlertContext, DigestContext, BuzzContext)
 
 LEASE = "ops"
 OUTBOX_INTERVAL_S = 2.0
@@ -73,6 +82,7 @@ class OpsJobs:
                 settings.alert_cooldown_seconds,
             ),
         ]
+        self.buzz = BuzzWatch(settings)
         self.mailer = Mailer(settings) if settings.mail_configured else None
         self.scheduler = BackgroundScheduler(timezone=UTC)
         # the lease separates processes; inside one, the outbox job and a firing rule
@@ -89,6 +99,7 @@ class OpsJobs:
             )
         jobs: list[tuple[Callable[[], object], str, dict[str, Any]]] = [
             (self.check_rules, "alert-rules", {"seconds": self.settings.alert_check_interval_s}),
+            (self.check_buzz, "buzz", {"seconds": self.settings.buzz_check_interval_s}),
             (self.deliver, "outbox", {"seconds": OUTBOX_INTERVAL_S}),
             (self.flush_latency, "latency", {"seconds": LATENCY_FLUSH_INTERVAL_S}),
             (self.clean_up, "retention", {"hours": 1}),
@@ -150,6 +161,23 @@ class OpsJobs:
         if fired:
             self.deliver()
         return fired
+
+    def check_buzz(self) -> int:
+        """Run the bad-buzz watch; returns how many buzz alerts were recorded here."""
+        if not self.lease.acquire():
+            return 0
+        fired = self.buzz.check(
+            self.engine,
+            utcnow(),
+            dict(self.model_card() or {}),
+            new_id,
+            lambda context: self.render(render_buzz, context),
+        )
+        for buzz, folder in fired:
+            log.warning("alert: %s; report in %s", buzz.summary, folder)
+        if fired:
+            self.deliver()
+        return len(fired)
 
     def deliver(self) -> None:
         if self.mailer is None or not self.lease.acquire():

@@ -1,4 +1,4 @@
-"""Alert and digest reports: what they say (the contexts below), rendered as text and HTML
+"""Alert, bad-buzz and digest reports: what they say (the contexts below), rendered as text and HTML
 from Jinja2 templates (`ops/templates/`), with a small PNG chart, and written to a folder so
 that a box with no mail set up keeps every report."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ops.chart import verdicts_chart
+from ops.chart import buzz_chart, verdicts_chart
 from ops.rules import ERROR_WINDOW, LATENCY
 
 
@@ -88,6 +88,57 @@ class DigestContext:
 
 
 @dataclass(frozen=True)
+class BuzzTweet:
+    """A negative tweet of the buzz window, most confident first."""
+
+    text: str
+    probability_positive: float
+    tweeted_at: datetime
+
+
+@dataclass(frozen=True)
+class TermGrowth:
+    """A word or hashtag of the window's negative tweets against the brand's day before."""
+
+    term: str
+    window: int  # negative tweets of the window holding it
+    usual: float  # the same per window over the day before
+
+
+@dataclass(frozen=True)
+class BrandHour:
+    """One bar of the buzz chart: a brand's tweets in the hour starting at `hour`."""
+
+    hour: datetime
+    negatives: int
+    total: int
+
+
+@dataclass(frozen=True)
+class BuzzContext:
+    alert_id: str
+    brand: str
+    fired_at: datetime
+    window_start: datetime
+    window_end: datetime
+    negatives: int
+    total: int
+    baseline_negatives: float  # median negatives of the past windows
+    threshold: int
+    baseline_share: float
+    baseline_windows: int
+    summary: str
+    tweets: list[BuzzTweet]  # the most confident negatives of the window
+    terms: list[TermGrowth]  # the words and hashtags that grew most
+    model_card: dict[str, Any]
+    hours: list[BrandHour]  # the last 48 hours, oldest first: the chart
+
+    @property
+    def share(self) -> float:
+        return self.negatives / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
 class RenderedReport:
     subject: str
     text: str
@@ -116,6 +167,21 @@ _ALERT_SETTINGS = {
     ),
 }
 _DIGEST_SETTINGS = ("BADBUZZ_DIGEST_HOUR_UTC", "BADBUZZ_ALERT_TO")
+_BUZZ_SETTINGS = (
+    "BADBUZZ_BRANDS",
+    "BADBUZZ_BUZZ_WINDOW_SECONDS",
+    "BADBUZZ_BUZZ_BASELINE_WINDOWS",
+    "BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS",
+    "BADBUZZ_BUZZ_MIN_NEGATIVES",
+    "BADBUZZ_BUZZ_Z",
+    "BADBUZZ_BUZZ_MIN_SHARE_RISE",
+    "BADBUZZ_BUZZ_COOLDOWN_SECONDS",
+    "BADBUZZ_ALERT_TO",
+)
+_VERDICTS_CHART = (
+    "Verdicts per hour, last 24 hours",
+    "wrong vs judged verdicts per hour over the last 24 hours",
+)
 
 # Model card keys shown first, in this order, with these labels; other keys follow as named.
 _CARD_LABELS = {
@@ -155,7 +221,7 @@ def render_alert(context: AlertContext) -> RenderedReport:
         "chart": chart is not None,
         "settings": _ALERT_SETTINGS[context.rule],
     }
-    return _render("alert", values, chart)
+    return _render("alert", values, chart, _VERDICTS_CHART)
 
 
 def render_digest(context: DigestContext) -> RenderedReport:
@@ -174,7 +240,31 @@ def render_digest(context: DigestContext) -> RenderedReport:
         "chart": chart is not None,
         "settings": _DIGEST_SETTINGS,
     }
-    return _render("digest", values, chart)
+    return _render("digest", values, chart, _VERDICTS_CHART)
+
+
+def render_buzz(context: BuzzContext) -> RenderedReport:
+    """A bad buzz: the brand's window against its baseline, the tweets and words behind it,
+    its last 48 hours."""
+    headline = (
+        f"bad buzz on {context.brand}: {_plural(context.negatives, 'negative tweet')} in "
+        f"{_duration(context.window_end - context.window_start)}, usually "
+        f"{context.baseline_negatives:g}"
+    )
+    chart = buzz_chart(context.hours, context.window_start, context.window_end)
+    values = {
+        "context": context,
+        "subject": f"[badbuzz] {headline} ({_model_label(context.model_card)})",
+        "card": _card_rows(context.model_card),
+        "chart": chart is not None,
+        "settings": _BUZZ_SETTINGS,
+    }
+    caption = (
+        f"Tweets about {context.brand} per hour, last 48 hours",
+        f"negative vs all tweets about {context.brand} per hour over the last 48 hours, "
+        "the alert's window shaded",
+    )
+    return _render("buzz", values, chart, caption)
 
 
 def write_report(rendered: RenderedReport, folder: Path) -> Path:
@@ -192,9 +282,13 @@ def write_report(rendered: RenderedReport, folder: Path) -> Path:
     return folder
 
 
-def _render(name: str, values: dict[str, Any], chart: bytes | None) -> RenderedReport:
+def _render(
+    name: str, values: dict[str, Any], chart: bytes | None, caption: tuple[str, str]
+) -> RenderedReport:
     environment = _environment()
     values = values | {
+        "chart_title": caption[0],
+        "chart_alt": caption[1],
         "chart_src": f"cid:{CHART_CONTENT_ID}",
         "chart_file": CHART_FILE,
         "chart_omitted": CHART_OMITTED,

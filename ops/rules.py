@@ -27,6 +27,7 @@ from ops.latency import STORED_BOUNDS
 
 ERROR_WINDOW = "error_window"
 LATENCY = "latency"
+BUZZ = "buzz"  # ops.buzz_watch: not a Rule here, its state is its own
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Firing:
     threshold: float
     summary: str
     feedback_ids: list[str] = field(default_factory=list)
+    brand: str | None = None  # a bad buzz's brand
+    baseline: float | None = None  # ...and the negatives its windows usually have
 
 
 class Rule(Protocol):

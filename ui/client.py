@@ -115,9 +115,11 @@ class ApiClient:
         alerts: list[dict[str, Any]] = response.json()["alerts"]
         return alerts
 
-    def buzz(self) -> dict[str, Any] | None:
-        """`/buzz`, or None where this API has none (it answers 404)."""
-        response = self._send("GET", "/buzz", accept=(404,))
+    def buzz(self, hours: int = 48, brand: str | None = None) -> dict[str, Any] | None:
+        """`/buzz` (with the key) over the last `hours`, or None where this API has none (it
+        answers 404)."""
+        params: dict[str, Any] = {"hours": hours} | ({"brand": brand} if brand else {})
+        response = self._send("GET", "/buzz", params=params, keyed=True, accept=(404,))
         if response.status_code == 404:
             return None
         buzz: dict[str, Any] = response.json()

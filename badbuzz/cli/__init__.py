@@ -15,7 +15,19 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from badbuzz.cli import alerts, console, data, doctor, registry, retrain, score, serve, train, tune
+from badbuzz.cli import (
+    alerts,
+    buzz,
+    console,
+    data,
+    doctor,
+    registry,
+    retrain,
+    score,
+    serve,
+    train,
+    tune,
+)
 from badbuzz.cli.tables import errors
 from badbuzz.errors import UserError
 
@@ -34,6 +46,7 @@ app.add_typer(score.app)
 app.add_typer(serve.app)
 app.add_typer(console.app)
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(buzz.app, name="buzz")
 app.add_typer(doctor.app)
 
 
@@ -56,7 +69,13 @@ def configure(
 
 # The install extra a command needs (the others: `train`), and the extras of the libraries
 # only some runs of a command import.
-EXTRA_OF_COMMAND = {"serve": "api", "console": "ui", "promote": "registry", "export": "registry"}
+EXTRA_OF_COMMAND = {
+    "serve": "api",
+    "console": "ui",
+    "promote": "registry",
+    "export": "registry",
+    "buzz": "api",
+}
 EXTRA_OF_MODULE = {
     "tensorflow": "deep",
     "keras": "deep",

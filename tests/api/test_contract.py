@@ -139,6 +139,21 @@ BY_TEXT = {"text": "t", "predicted_label": "positive"}
         ("/feedback", {"correct": True, "text": "t"}, False),
         ("/feedback", {"correct": True, "text": "t", "predicted_label": None}, False),
         ("/feedback", {"correct": True, "text": "   ", "predicted_label": "negative"}, False),
+        (
+            "/predict",
+            {"text": "x", "brand": "Virgin America", "created_at": "2015-02-22T17:03:11Z"},
+            True,
+        ),
+        ("/predict", {"text": "x", "brand": "Un*ted"}, False),
+        ("/predict", {"text": "x", "brand": " United"}, False),
+        ("/predict", {"text": "x", "brand": ""}, False),
+        ("/predict", {"text": "x", "created_at": 1424624591}, False),
+        ("/predict/batch", {"tweets": [{"text": "ok"}, {"text": "fine", "brand": "Delta"}]}, True),
+        ("/predict/batch", {"tweets": [{"text": "fine", "airline": "Delta"}]}, False),
+        ("/predict/batch", {"tweets": [{"brand": "Delta"}]}, False),
+        ("/predict/batch", {"texts": ["ok"], "tweets": [{"text": "ok"}]}, False),
+        ("/predict/batch", {"texts": None, "tweets": [{"text": "ok"}]}, True),
+        ("/predict/batch", {}, False),
     ],
     ids=lambda value: str(value)[:60],
 )
@@ -147,8 +162,8 @@ def test_the_schema_and_the_server_agree_on_what_is_valid(
 ) -> None:
     openapi = client.get("/openapi.json").json()
     reference = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]
-    name = reference["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert Draft202012Validator(openapi["components"]["schemas"][name]).is_valid(body) is valid
+    schema = {"$ref": reference["schema"]["$ref"], "components": openapi["components"]}
+    assert Draft202012Validator(schema).is_valid(body) is valid
     response = client.post(path, json=body, headers=KEY_HEADER)
     assert (response.status_code != 422) is valid, response.text
 
@@ -185,6 +200,7 @@ def test_feedback_on_a_prediction_by_its_id_is_201(client: TestClient) -> None:
 @pytest.mark.parametrize(("method", "path", "body", "ok"), [
     ("POST", "/feedback", FEEDBACK, 201),
     ("POST", "/admin/reload", None, 200),
+    ("GET", "/buzz", None, 200),
 ])  # fmt: skip
 def test_guarded_routes_need_the_key(
     client: TestClient, method: str, path: str, body: dict[str, object] | None, ok: int
@@ -245,7 +261,8 @@ def test_open_routes_need_no_key(
         ("/predict/batch", {"texts": "not a list"}, ("body", "texts"), "list_type"),
         ("/predict/batch", {"texts": ["ok", ""]}, ("body", "texts", 1), "string_too_short"),
         ("/predict/batch", {"texts": ["ok", 7]}, ("body", "texts", 1), "string_type"),
-        ("/predict/batch", {"text": "single"}, ("body", "texts"), "missing"),
+        ("/predict/batch", {"text": "single"}, ("body", "text"), "extra_forbidden"),
+        ("/predict/batch", {}, ("body",), "value_error"),  # neither texts nor tweets
         ("/feedback", {"correct": "yes", "prediction_id": "x"}, ("body", "correct"), "bool_type"),
         (
             "/feedback",

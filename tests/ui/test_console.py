@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -153,10 +154,28 @@ def test_model_page_shows_the_card(api: Api, monkeypatch: pytest.MonkeyPatch) ->
     assert f"Machine: {card['cpu']['machine']}" in texts(app)
 
 
-def test_buzz_is_not_available_on_this_api(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = open_page(console(monkeypatch, api.url), "Buzz")
-    [info] = app.info
-    assert "not available on this API" in info.value
+def test_buzz_shows_each_brands_negatives_over_time(
+    tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = serve(tmp_path, tiny_bundle, BADBUZZ_BRANDS="@united=United,@AmericanAir=American")
+    try:
+        now = datetime.now(UTC)
+        tweets = [(f"@united {NEGATIVE}", hours) for hours in (1, 2, 3)]
+        tweets += [("@AmericanAir lovely crew, thanks for the upgrade", 2)]
+        http = api.client()
+        for text, hours_ago in tweets:
+            sent = {"text": text, "created_at": (now - timedelta(hours=hours_ago)).isoformat()}
+            assert http.post("/predict", json=sent).status_code == 200
+        app = open_page(console(monkeypatch, api.url), "Buzz")
+        [summary] = app.dataframe
+        by_brand = summary.value.set_index("brand")
+        assert by_brand.loc["United", "tweets"] == 3
+        assert by_brand.loc["American", "tweets"] == 1
+        [chart] = app.get("vega_lite_chart")  # negatives per brand and window
+        assert '"brand"' in chart.proto.spec
+        assert "No buzz alert in this period." in texts(app)
+    finally:
+        api.stop()
 
 
 def test_alerts_lists_nothing_then_the_alert(

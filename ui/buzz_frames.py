@@ -1,0 +1,52 @@
+"""The `/buzz` answer as tables the Buzz page draws: negatives per brand and window, and the
+buzz alerts. No Streamlit here, so the shaping is tested on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+WINDOW_COLUMNS = ["brand", "start", "end", "negatives", "total", "negative_share"]
+ALERT_COLUMNS = ["brand", "window_start", "window_end", "negatives", "baseline", "summary"]
+
+
+def windows_frame(buzz: dict[str, Any]) -> pd.DataFrame:
+    """One row per brand and window, oldest first; times as UTC timestamps."""
+    rows = [
+        {"brand": brand["brand"], **window}
+        for brand in buzz["brands"]
+        for window in brand["windows"]
+    ]
+    frame = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+    for column in ("start", "end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.sort_values(["brand", "start"], ignore_index=True)
+
+
+def alerts_frame(buzz: dict[str, Any]) -> pd.DataFrame:
+    """One row per buzz alert, newest first."""
+    frame = pd.DataFrame(buzz["alerts"], columns=ALERT_COLUMNS)
+    for column in ("window_start", "window_end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.sort_values("window_start", ascending=False, ignore_index=True)
+
+
+def brand_summary(buzz: dict[str, Any]) -> pd.DataFrame:
+    """Per brand: the tweets and negatives shown, their share, and the usual level."""
+    rows = []
+    for brand in buzz["brands"]:
+        negatives = sum(w["negatives"] for w in brand["windows"])
+        total = sum(w["total"] for w in brand["windows"])
+        baseline = brand["baseline"]
+        rows.append(
+            {
+                "brand": brand["brand"],
+                "tweets": total,
+                "negatives": negatives,
+                "negative_share": negatives / total if total else None,
+                "usual_negatives_per_window": None if baseline is None else baseline["negatives"],
+                "usual_negative_share": None if baseline is None else baseline["negative_share"],
+            }
+        )
+    return pd.DataFrame(rows)
