@@ -178,11 +178,20 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             "runtime": current.bundle.scorer.runtime,
         }
 
+    def served_reference() -> tuple[str, dict[str, Any] | None] | None:
+        """The served version and its bundle's drift reference (the drift rule's)."""
+        current = service.current
+        if current is None:
+            return None
+        return current.source.version, current.bundle.manifest.drift_reference
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
         app.state.store = FeedbackStore(settings.resolved_database_url)
-        app.state.jobs = OpsJobs(settings, app.state.store.engine, report_card, predict_latency)
+        app.state.jobs = OpsJobs(
+            settings, app.state.store.engine, report_card, predict_latency, served_reference
+        )
         service.reload()
         # what start-up built lives as long as the process: keep the collector off it
         gc.collect()

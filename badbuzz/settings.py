@@ -163,6 +163,28 @@ class OpsSettings(BadbuzzSettings):
     buzz_check_interval_s: float = Field(
         default=10.0, gt=0, description="How often the live watch looks at the open windows."
     )
+    # The drift watch (ops/drift.py): README "Model drift" gives each default's reason.
+    drift_window_seconds: float = Field(
+        default=3600, gt=0, description="The served model's predictions of this long are compared."
+    )
+    drift_min_predictions: int = Field(
+        default=200, ge=1, description="Fewer predictions in the window: no verdict."
+    )
+    drift_psi: float = Field(
+        default=0.25, gt=0, description="PSI of the scores against validation that alerts."
+    )
+    drift_z: float = Field(
+        default=4.0, gt=0, description="|z| of the negative share against validation that alerts."
+    )
+    drift_epsilon: float = Field(
+        default=1e-4, gt=0, lt=0.1, description="Share given to an empty bin in the PSI."
+    )
+    drift_cooldown_seconds: float = Field(
+        default=86_400, ge=0, description="After a drift alert, the rule stays quiet this long."
+    )
+    drift_check_interval_s: float = Field(
+        default=60, ge=0, description="How often the drift rule reads its window."
+    )
 
     @field_validator("alert_to", mode="before")
     @classmethod

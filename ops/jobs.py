@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,8 +44,9 @@ from ops.report import (
     render_alert,
     render_buzz,
     render_digest,
+    render_drift,
 )
-from ops.rules import ErrorWindow, LatencyRule, Rule
+from ops.rules import DRIFT, DriftRule, ErrorWindow, LatencyRule, Rule, ServedReference
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class OpsJobs:
         engine: Engine,
         model_card: Callable[[], Mapping[str, Any] | None],
         latency: LatencyRecorder,
+        served_reference: ServedReference = lambda: None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -80,6 +83,16 @@ class OpsJobs:
                 settings.latency_window_seconds,
                 settings.latency_min_requests,
                 settings.alert_cooldown_seconds,
+            ),
+            DriftRule(
+                served_reference,
+                settings.drift_psi,
+                settings.drift_z,
+                settings.drift_window_seconds,
+                settings.drift_min_predictions,
+                settings.drift_epsilon,
+                settings.drift_cooldown_seconds,
+                settings.drift_check_interval_s,
             ),
         ]
         self.buzz = BuzzWatch(settings)
@@ -154,7 +167,7 @@ class OpsJobs:
                 new_id(),
                 card,
                 self.settings,
-                lambda context: self.render(render_alert, context),
+                partial(self.render, render_drift if firing.rule == DRIFT else render_alert),
             )
             fired += 1
             log.warning("alert: %s; report in %s", firing.summary, folder)

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ops.chart import buzz_chart, verdicts_chart
-from ops.rules import ERROR_WINDOW, LATENCY
+from ops.rules import DRIFT, ERROR_WINDOW, LATENCY
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,16 @@ _ALERT_SETTINGS = {
         "BADBUZZ_ALERT_COOLDOWN_SECONDS",
         "BADBUZZ_ALERT_TO",
     ),
+    DRIFT: (
+        "BADBUZZ_DRIFT_WINDOW_SECONDS",
+        "BADBUZZ_DRIFT_MIN_PREDICTIONS",
+        "BADBUZZ_DRIFT_PSI",
+        "BADBUZZ_DRIFT_Z",
+        "BADBUZZ_DRIFT_EPSILON",
+        "BADBUZZ_DRIFT_COOLDOWN_SECONDS",
+        "BADBUZZ_DRIFT_CHECK_INTERVAL_S",
+        "BADBUZZ_ALERT_TO",
+    ),
 }
 _DIGEST_SETTINGS = ("BADBUZZ_DIGEST_HOUR_UTC", "BADBUZZ_ALERT_TO")
 _BUZZ_SETTINGS = (
@@ -196,7 +206,6 @@ _CARD_LABELS = {
 
 def render_alert(context: AlertContext) -> RenderedReport:
     """An alert as a mail would carry it: subject, text and HTML bodies, the chart."""
-    model = _model_label(context.model_card)
     if context.rule == ERROR_WINDOW:
         wrong = round(context.observed)
         length = _duration(context.window_end - context.window_start)
@@ -211,10 +220,27 @@ def render_alert(context: AlertContext) -> RenderedReport:
         raise ValueError(
             f"no report for alert rule {context.rule!r}: expected {ERROR_WINDOW!r} or {LATENCY!r}"
         )
+    return _render_alert(context, headline, observed, threshold)
+
+
+def render_drift(context: AlertContext) -> RenderedReport:
+    """A drift alert (`ops.rules.DriftRule`): the alert report with the window's PSI; its
+    summary holds the negative share against validation and its z."""
+    if context.rule != DRIFT:
+        raise ValueError(f"not a drift alert: {context.rule!r}")
+    observed = f"PSI {context.observed:.3f} (negative share: see above)"
+    threshold = f"PSI {context.threshold:g}, or the negative share's |z| of BADBUZZ_DRIFT_Z"
+    headline = f"model drift: PSI {context.observed:.2f} of the scores against validation"
+    return _render_alert(context, headline, observed, threshold)
+
+
+def _render_alert(
+    context: AlertContext, headline: str, observed: str, threshold: str
+) -> RenderedReport:
     chart = verdicts_chart(context.hours)
     values = {
         "context": context,
-        "subject": f"[badbuzz] {headline} ({model})",
+        "subject": f"[badbuzz] {headline} ({_model_label(context.model_card)})",
         "observed": observed,
         "threshold": threshold,
         "card": _card_rows(context.model_card),

@@ -11,22 +11,34 @@ the last minutes nor fires twice.
   holding the p95 starts at or above `threshold` (so the p95 is surely over it: keep the
   threshold on a bucket bound, as the default is); no verdict below `min_requests`
   requests. Same cooldown.
+- **Drift**: the served model's predictions of the last `window` seconds against the
+  validation scores its bundle was recorded with (`ops.drift`): it fires when the PSI of the
+  scores reaches `psi_threshold`, or the |z| of the negative share `z_threshold`; no verdict
+  below `min_predictions` predictions, none for a bundle without a reference (logged once
+  per version). Its own cooldown, a window long by default, and it reads the window at most
+  once per `check_interval` (the rules run every second).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ops.database import alerts, as_utc, feedback, latency
+from ops.drift import measure, reference_of, window_scores
 from ops.latency import STORED_BOUNDS
+
+log = logging.getLogger(__name__)
 
 ERROR_WINDOW = "error_window"
 LATENCY = "latency"
+DRIFT = "drift"
 BUZZ = "buzz"  # ops.buzz_watch: not a Rule here, its state is its own
 
 
@@ -142,4 +154,66 @@ class LatencyRule:
             self.threshold_s * 1000,
             f"/predict p95 latency over {lower * 1000:g} ms across {requests} requests "
             f"(threshold {self.threshold_s * 1000:g} ms)",
+        )
+
+
+# the served model's version and its manifest's drift reference; None: no model loaded
+ServedReference = Callable[[], tuple[str, dict[str, Any] | None] | None]
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    served: ServedReference
+    psi_threshold: float
+    z_threshold: float
+    window_s: float
+    min_predictions: int
+    epsilon: float
+    cooldown_s: float
+    check_interval_s: float = 0.0
+    name: str = DRIFT
+    _unreferenced: set[str] = field(default_factory=set, compare=False, repr=False)
+    _checked: dict[str, datetime] = field(default_factory=dict, compare=False, repr=False)
+
+    def check(self, connection: Connection, now: datetime) -> Firing | None:
+        served = self.served()
+        if served is None:
+            return None
+        version, values = served
+        reference = reference_of(values)
+        if reference is None:
+            if version not in self._unreferenced:
+                self._unreferenced.add(version)
+                log.info(
+                    "drift watch off for model version %s: its bundle has no drift reference "
+                    "(recorded before it was added; retrain to get one)",
+                    version,
+                )
+            return None
+        last = self._checked.get(version)
+        if last is not None and now - last < timedelta(seconds=self.check_interval_s):
+            return None  # an hour's window moves little in a check interval: spare the query
+        self._checked[version] = now
+        previous = last_fired(connection, self.name)
+        if previous is not None and now - previous < timedelta(seconds=self.cooldown_s):
+            return None
+        start = now - timedelta(seconds=self.window_s)
+        scores = window_scores(connection, version, start, now, reference)
+        if scores.count < self.min_predictions:
+            return None
+        drift = measure(scores, reference, self.epsilon)
+        if drift.psi < self.psi_threshold and abs(drift.z) < self.z_threshold:
+            return None
+        minutes = self.window_s / 60
+        return Firing(
+            self.name,
+            start,
+            now,
+            drift.psi,
+            self.psi_threshold,
+            f"model version {version} drifted over {scores.count} predictions in {minutes:g} "
+            "min: "
+            f"PSI {drift.psi:.3f} (threshold {self.psi_threshold:g}), negative share "
+            f"{scores.negative_share:.1%} against {reference.negative_share:.1%} on validation "
+            f"(z {drift.z:+.1f}, threshold {self.z_threshold:g})",
         )

@@ -2,7 +2,8 @@
 
 A bundle is a directory holding the model in its serving format plus `manifest.json`
 (format version, runtime, file hashes, normalisation settings, decision threshold, label
-map, runtime options, metadata). The file hashes are checked before anything is loaded.
+map, runtime options, metadata, and optionally the reference the serving drift watch compares
+the live scores with). The file hashes are checked before anything is loaded.
 """
 
 from __future__ import annotations
@@ -13,12 +14,59 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from badbuzz.errors import BundleError
 
 BUNDLE_FORMAT = "badbuzz-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DEFAULT_LABELS = {"0": "negative", "1": "positive"}
+DRIFT_BINS = 10  # equal-width bins of P(positive) over [0, 1]: PSI's customary ten
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """The validation scores the serving drift watch (`ops.drift`) compares each window with:
+    the share of P(positive) in each of `len(fractions)` equal-width bins over [0, 1], and the
+    share predicted negative at `threshold`, out of `count` tweets."""
+
+    fractions: list[float]
+    negative_share: float
+    count: int
+    threshold: float
+
+    @classmethod
+    def from_scores(
+        cls, p_positive: np.ndarray, threshold: float, bins: int = DRIFT_BINS
+    ) -> DriftReference:
+        scores = np.clip(np.asarray(p_positive, dtype=float), 0.0, 1.0)
+        if scores.size == 0:
+            raise ValueError("no scores to build a drift reference from")
+        counts, _ = np.histogram(scores, bins=bins, range=(0.0, 1.0))
+        return cls(
+            [float(c) / scores.size for c in counts],
+            float(np.mean(scores < threshold)),
+            int(scores.size),
+            float(threshold),
+        )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DriftReference:
+        return cls(
+            [float(f) for f in values["fractions"]],
+            float(values["negative_share"]),
+            int(values["count"]),
+            float(values["threshold"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fractions": self.fractions,
+            "negative_share": self.negative_share,
+            "count": self.count,
+            "threshold": self.threshold,
+        }
 
 
 def sha256_file(path: Path) -> str:
@@ -40,6 +88,8 @@ class Manifest:
     # what the runtime needs beyond the model file: max length, vocabulary file, ...
     runtime_options: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # name -> sha256
+    # DriftReference.to_dict() of the validation scores; absent in bundles recorded before it
+    drift_reference: dict[str, Any] | None = None
     format: str = BUNDLE_FORMAT
     format_version: int = FORMAT_VERSION
 

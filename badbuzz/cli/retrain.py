@@ -77,6 +77,14 @@ def retrain(
         bool,
         typer.Option(help="Train and compare only: log, register and promote nothing."),
     ] = False,
+    min_new_feedback: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Do nothing (exit 0) unless this many verdicts came in since the champion was "
+            "registered: for a scheduled run (cron). 0: always retrain.",
+        ),
+    ] = 0,
 ) -> None:
     """Retrain the champion's recipe on Sentiment140 plus the feedback in the API's database
     (BADBUZZ_DATABASE_URL), compare it with the champion on the feedback gate and the manual
@@ -84,13 +92,22 @@ def retrain(
     --sample: default, the champion's."""
     from badbuzz.registry import configure_tracking
     from badbuzz.settings import OpsSettings, TrainingSettings
-    from training.feedback.challenger import STEPS, RetrainConfig
+    from training.feedback.challenger import STEPS, RetrainConfig, new_feedback
     from training.feedback.challenger import retrain as run_retrain
     from training.feedback.gate import GateRule
 
     settings = TrainingSettings()
     database_url = OpsSettings().resolved_database_url
     target = configure_tracking(settings)
+    if min_new_feedback:
+        new = new_feedback(settings, target, database_url)
+        if new.verdicts < min_new_feedback:
+            console.print(
+                f"{new.verdicts} new verdicts since version {new.champion_version}, the "
+                f"champion, was registered ({new.since:%Y-%m-%d %H:%M} UTC); "
+                f"--min-new-feedback is {min_new_feedback}: nothing to do."
+            )
+            return
     config = RetrainConfig(
         feedback_weight=feedback_weight,
         gate_share=gate_share,

@@ -101,6 +101,12 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
         assert tags["2"]["gate_decision"] == "promoted"
         assert tags["2"]["model_family"] == tags["1"]["model_family"] == "logistic_regression"
 
+        # a scheduled run with nothing new since version 2: nothing to do
+        idle = cli("retrain", "--min-new-feedback", "1")
+        assert idle.returncode == 0, cli.explain(idle)
+        assert "0 new verdicts since version 2, the champion" in " ".join(idle.stdout.split())
+        assert sorted(version_tags(cli)[0]) == ["1", "2"]
+
         reload = client.post("/admin/reload", headers=KEY_HEADER).json()
         assert reload["changed"] and reload["version"] == "2", reload
         assert client.post("/predict", json={"text": "my flight"}).json()["model"]["version"] == "2"

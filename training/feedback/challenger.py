@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -218,6 +219,25 @@ def champion_version(client: MlflowClient, name: str, target: TrackingTarget) ->
             f"no @{CHAMPION} version of {name!r} in {target.describe()}: train one with "
             "`badbuzz train baseline` and promote it with `badbuzz promote`"
         ) from error
+
+
+@dataclass(frozen=True)
+class NewFeedback:
+    """Verdicts given since the champion was registered: what a scheduled run waits for."""
+
+    champion_version: str
+    since: datetime
+    verdicts: int
+
+
+def new_feedback(
+    settings: TrainingSettings, target: TrackingTarget, database_url: str
+) -> NewFeedback:
+    champion = champion_version(MlflowClient(), settings.model_name, target)
+    since = datetime.fromtimestamp(int(champion.creation_timestamp) / 1000, tz=UTC)
+    feedback = read_feedback(database_url)
+    created = pd.to_datetime(feedback["created_at"], utc=True)
+    return NewFeedback(str(champion.version), since, int((created > since).sum()))
 
 
 def check_enough(feedback: CleanFeedback, min_feedback: int) -> None:

@@ -19,7 +19,7 @@ from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
-from badbuzz.bundle.manifest import Manifest
+from badbuzz.bundle.manifest import DriftReference, Manifest
 from badbuzz.bundle.model import ModelBundle, RuntimeOptions
 from badbuzz.metric_names import MANUAL_PREFIX, SELECTABLE_METRICS
 from badbuzz.settings import TrainingSettings
@@ -140,7 +140,8 @@ def record(
     threshold: float | None = None,
 ) -> TrainedModel:
     """Evaluate the bundle (loaded with `runtime`, default: the settings'), store the
-    threshold (`threshold`, else chosen on validation) and its metrics in its manifest, log it
+    threshold (`threshold`, else chosen on validation), its metrics and the drift reference (the
+    validation scores' distribution and negative share at the threshold) in its manifest, log it
     as a pyfunc model and register it (tags: family, embedding type, data hash, threshold,
     held-out and manual metrics)."""
     bundle = ModelBundle.load(bundle_dir, runtime or settings.runtime_options())
@@ -148,6 +149,10 @@ def record(
     evaluations = evaluated.parts
     manifest = Manifest.read(bundle_dir)
     manifest.threshold = evaluated.threshold
+    validation = evaluations["validation"]
+    manifest.drift_reference = DriftReference.from_scores(
+        validation.p_positive, evaluated.threshold
+    ).to_dict()
     manifest.metadata.update(
         run.tags,
         model_name=run.name,
