@@ -283,14 +283,19 @@ class MailStatus(BaseModel):
     last_error: str | None
 
 
+# the rule names of ops.rules (tests/api/test_contract.py checks they agree)
+AlertRule = Literal["error_window", "latency", "drift", "buzz"]
+
+
 class AlertOut(BaseModel):
     id: str
-    rule: Literal["error_window", "latency", "buzz"]
+    rule: AlertRule
     fired_at: datetime
     window_start: datetime
     window_end: datetime
     observed: float = Field(
-        description="Wrong predictions in the window, p95 in ms, or a buzz's negative tweets."
+        description="Wrong predictions in the window, p95 in ms, the PSI or z of a drift, or "
+        "a buzz's negative tweets."
     )
     threshold: float
     model_version: str | None

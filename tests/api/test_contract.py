@@ -433,3 +433,14 @@ def test_emoji_and_non_ascii_text_is_scored(client: TestClient, text: str) -> No
     body = response.json()
     assert body["label"] in ("negative", "positive")
     assert 0.0 <= body["probability_positive"] <= 1.0
+
+
+def test_alerts_list_every_rule_the_jobs_can_record() -> None:
+    """A rule missing from the schema would make /alerts a 500 once it fired (drift did)."""
+    from typing import get_args
+
+    from api.schemas import AlertRule
+    from ops import rules
+
+    recorded = {rules.ERROR_WINDOW, rules.LATENCY, rules.DRIFT, rules.BUZZ}
+    assert set(get_args(AlertRule)) == recorded

@@ -99,7 +99,7 @@ def serving_venv(extra: str | None = None, recipe: ImageRecipe | None = None) ->
         digest.update(part)
     digest.update(f"{extra} {sys.version}".encode())
     image = recipe.dockerfile.name.removesuffix(".Dockerfile")
-    venv = CACHE / f"{image}-{extra}-{digest.hexdigest()[:16]}"
+    venv = CACHE / f"{extra}-{image}-{digest.hexdigest()[:16]}"  # named by the extra first
     CACHE.mkdir(parents=True, exist_ok=True)
     with (CACHE / f"{image}-{extra}.lock").open("w") as lock, tempfile.TemporaryDirectory() as tmp:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs must not build one venv together

@@ -27,6 +27,7 @@ from .support import S3, S3_KEYS, VENV_BIN, Cli, postgres_or_skip, wait_ready
 pytestmark = pytest.mark.integration
 
 ADMIN = ("admin", "e2e-admin-password-0123456789")
+E2E_BUCKET = "badbuzz-e2e"
 WRONG = [
     "@united lost my bag again, worst airline",
     "three hours on the tarmac and no water",
@@ -63,8 +64,10 @@ class Stack:
 
 
 def mlflow_with_basic_auth(database: str, s3: S3, workdir: Path) -> Server:
-    """`mlflow server --app-name basic-auth` (compose/mlflow's command), proxying to S3."""
+    """`mlflow server --app-name basic-auth` (compose/mlflow's command), proxying to a bucket
+    of its own on the S3 endpoint (the other tests count the objects of theirs)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    s3.client().create_bucket(Bucket=E2E_BUCKET)
     config = workdir / "basic_auth.ini"
     config.write_text(
         "[mlflow]\ndefault_permission = READ\n"
@@ -86,7 +89,7 @@ def mlflow_with_basic_auth(database: str, s3: S3, workdir: Path) -> Server:
         str(VENV_BIN / "mlflow"), "server", "--app-name", "basic-auth",
         "--host", "127.0.0.1", "--port", str(port),
         "--backend-store-uri", database,
-        "--serve-artifacts", "--artifacts-destination", f"s3://{s3.bucket}/e2e",
+        "--serve-artifacts", "--artifacts-destination", f"s3://{E2E_BUCKET}",
         "--workers", "1",
     ]  # fmt: skip
     server = Server.start("mlflow_auth", command, port=port, env=env, workdir=workdir)
