@@ -54,11 +54,11 @@ class HourCount:
 @dataclass(frozen=True)
 class AlertContext:
     alert_id: str
-    rule: str  # "error_window" or "latency"
+    rule: str  # "error_window", "latency" or "drift" (a buzz has its own context)
     fired_at: datetime
     window_start: datetime
     window_end: datetime
-    observed: float  # wrong predictions in the window, or p95 latency in ms
+    observed: float  # wrong predictions in the window, p95 latency in ms, or a drift PSI or z
     threshold: float
     summary: str  # one line: what happened
     flagged: list[FlaggedTweet]  # the feedback rows that caused it (empty for latency)
