@@ -110,10 +110,11 @@ class Cli:
             env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self.login
         return env
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """`badbuzz *args`, with `env` added to the user's environment."""
         return subprocess.run(
             [str(BADBUZZ), *args],
-            env=self.env,
+            env={**self.env, **env},
             cwd=self.home.parent,
             capture_output=True,
             text=True,

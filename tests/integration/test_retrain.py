@@ -1,50 +1,23 @@
 """`badbuzz retrain` end to end: a small champion served by a real API process, real
-Sentiment140 tweets sent through POST /predict and judged through POST /feedback, then the
+Sentiment140 tweets sent through POST /predict/batch and judged through POST /feedback, then the
 challenger trained on them, judged by the gate, registered and promoted, and served after
 POST /admin/reload; a challenger made worse on purpose is refused."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from sqlalchemy import insert
 
 from tests.api.support import API_KEY, KEY_HEADER, MODEL, start_api
 
-from .support import BADBUZZ, CLI_TIMEOUT_S, Cli
+from .support import Cli
+from .travel import FEEDBACK_TWEETS, judge, travel_tweets
 
 pytestmark = pytest.mark.integration
-
-# The client's domain: travel tweets of the Sentiment140 training file (742 of them), which a
-# champion trained on 2,000 random tweets has hardly seen.
-TRAVEL = r"\b(?:flight|flights|airline|airport|plane|flying|fly|delayed|luggage|baggage)\b"
-FEEDBACK_TWEETS = 600
-
-
-def travel_tweets(sentiment140: Path) -> pd.DataFrame:
-    from training.data.sentiment140 import read_sentiment140
-
-    frame = read_sentiment140(sentiment140 / "sample_train.csv.gz")
-    travel = frame[frame["text"].str.contains(TRAVEL, case=False, regex=True)]
-    return travel.sample(FEEDBACK_TWEETS, random_state=123).reset_index(drop=True)
-
-
-def run(cli: Cli, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`cli(*args)` with extra environment variables."""
-    return subprocess.run(
-        [str(BADBUZZ), *args],
-        env={**cli.env, **env},
-        cwd=cli.home.parent,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
 
 
 def registry(cli: Cli) -> Any:
@@ -69,20 +42,12 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
     assert result.returncode == 0, cli.explain(result)
     registry(cli).set_registered_model_alias(MODEL, "champion", "1")  # what promote does
     tweets = travel_tweets(sentiment140)
-
     api = start_api(
         cli.home, tmp_path / "api", {"BADBUZZ_MODEL_ALIAS": "champion", "BADBUZZ_API_KEY": API_KEY}
     )
     try:
         client = api.client()
-        for text, label in zip(tweets["text"], tweets["label"], strict=True):
-            prediction = client.post("/predict", json={"text": text}).json()
-            assert prediction["model"]["version"] == "1"
-            verdict = {
-                "prediction_id": prediction["prediction_id"],
-                "correct": prediction["label"] == ("positive" if label == 1 else "negative"),
-            }
-            assert client.post("/feedback", json=verdict, headers=KEY_HEADER).status_code == 201
+        assert judge(client, tweets) == {"1"}
 
         too_few = cli("retrain", "--min-feedback", "1000")
         assert too_few.returncode == 2, cli.explain(too_few)
@@ -129,7 +94,7 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
             ],
         )  # fmt: skip
     engine.dispose()
-    worse = run(cli, "retrain", "--feedback-weight", "50", "--dry-run", BADBUZZ_DATABASE_URL=noise)
+    worse = cli("retrain", "--feedback-weight", "50", "--dry-run", BADBUZZ_DATABASE_URL=noise)
     assert worse.returncode == 0, cli.explain(worse)
     out = " ".join(worse.stdout.split())
     assert "Gate: refused:" in out and "manual accuracy" in out

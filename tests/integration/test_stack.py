@@ -2,7 +2,8 @@
 server: MLflow's database and the API's), an S3 endpoint (moto), `mlflow server` with basic
 auth and artifacts proxied to S3, the API, the console and an SMTP server. Then the owner's
 and the users' journey: train two models, promote, predict, flag three wrong predictions,
-receive the report, see the alert in the console (a real browser), stop MLflow and restart
+receive the report, see the alert in the console (a real browser), judge 600 travel tweets,
+retrain from the verdicts and see the API reload the new champion, stop MLflow and restart
 the API, which serves on from its cache. Every process is stopped at the end."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.smtp import SmtpServer
 from tests.ui.support import start_console
 
 from .support import S3, S3_KEYS, VENV_BIN, Cli, postgres_or_skip, wait_ready
+from .travel import judge, travel_tweets
 
 pytestmark = pytest.mark.integration
 
@@ -121,9 +123,11 @@ def test_the_owners_and_users_journey(stack: Stack, sentiment140: Path) -> None:
     anonymous = httpx.get(f"{stack.mlflow.url}/api/2.0/mlflow/experiments/search?max_results=1")
     assert anonymous.status_code == 401
 
-    # the owner trains two models from a laptop and promotes the best
+    # the owner trains two models from a laptop (logistic regressions on tf-idf and on binary
+    # counts) and promotes the best
     cli = Cli(stack.work / "laptop", sentiment140, tracking_uri=stack.mlflow.url, login=ADMIN)
-    for args in (("train", "baseline", "--models", "nb,logreg", "--sample", "2000"), ("promote",)):
+    train = ("train", "baseline", "--models", "logreg", "--sample", "2000", "--vectorizer")
+    for args in ((*train, "tfidf"), (*train, "bow"), ("promote",)):
         result = cli(*args)
         assert result.returncode == 0, cli.explain(result)
     assert "@champion -> tweet-sentiment version" in " ".join(result.stdout.split())
@@ -149,6 +153,17 @@ def test_the_owners_and_users_journey(stack: Stack, sentiment140: Path) -> None:
             page.get_by_text("Alerts", exact=True).click()
             expect(page.get_by_text("3 predictions flagged wrong").first).to_be_visible()
             page.screenshot(path=artifacts_dir("stack") / "alerts.png", full_page=True)
+
+        # the users judge 600 travel tweets; the owner retrains from their verdicts, the gate
+        # promotes the challenger, and the API reloads it
+        assert judge(client, travel_tweets(sentiment140)) == {version}
+        result = cli("retrain", BADBUZZ_DATABASE_URL=stack.app_database)
+        assert result.returncode == 0, cli.explain(result)
+        out = " ".join(result.stdout.split())
+        assert "Gate: promoted:" in out and f"@champion -> version 3 (was {version})" in out
+        reload = client.post("/admin/reload", headers=KEY_HEADER).json()
+        assert reload["changed"] and reload["version"] == "3", reload
+        version = "3"
     finally:
         console.stop()
         api.stop()
