@@ -4,6 +4,7 @@ Dockerfiles."""
 
 from __future__ import annotations
 
+import configparser
 import re
 import subprocess
 import sys
@@ -98,6 +99,11 @@ def test_mlflow_proxies_artifacts_behind_basic_auth(stack: dict[str, Any]) -> No
     assert "--serve-artifacts" in command and "--app-name basic-auth" in command
     api = stack["services"]["api"]["environment"]
     assert api["MLFLOW_TRACKING_PASSWORD"] == "${MLFLOW_ADMIN_PASSWORD}"
+    # a checked password is kept a while: checking it costs ~0.2 s (bench.mlflow_auth)
+    auth = configparser.ConfigParser()
+    auth.read(COMPOSE / "mlflow" / "basic_auth.ini")
+    assert auth["mlflow"]["database_uri"] == "sqlite:////auth/basic_auth.db"
+    assert 0 < auth["mlflow"].getint("auth_cache_ttl_seconds") <= 300
 
 
 def test_no_secret_is_written_in_the_file(stack: dict[str, Any]) -> None:

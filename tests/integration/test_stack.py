@@ -8,7 +8,6 @@ the API, which serves on from its cache. Every process is stopped at the end."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,16 @@ from playwright.sync_api import expect
 
 from tests.api.support import API_KEY, KEY_HEADER, Api, start_api
 from tests.browser import artifacts_dir, browser_page
-from tests.processes import Server, free_port
+from tests.mlflow_auth import ADMIN, start_mlflow_with_basic_auth
+from tests.processes import Server, ServerNotReady
 from tests.smtp import SmtpServer
 from tests.ui.support import start_console
 
-from .support import S3, S3_KEYS, VENV_BIN, Cli, postgres_or_skip, wait_ready
+from .support import S3, S3_KEYS, Cli, postgres_or_skip
 from .travel import judge, travel_tweets
 
 pytestmark = pytest.mark.integration
 
-ADMIN = ("admin", "e2e-admin-password-0123456789")
 E2E_BUCKET = "badbuzz-e2e"
 WRONG = [
     "@united lost my bag again, worst airline",
@@ -66,41 +65,14 @@ class Stack:
 
 
 def mlflow_with_basic_auth(database: str, s3: S3, workdir: Path) -> Server:
-    """`mlflow server --app-name basic-auth` (compose/mlflow's command), proxying to a bucket
-    of its own on the S3 endpoint (the other tests count the objects of theirs)."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    """compose/mlflow's server, proxying to a bucket of its own on the S3 endpoint (the other
+    tests count the objects of theirs)."""
     s3.client().create_bucket(Bucket=E2E_BUCKET)
-    config = workdir / "basic_auth.ini"
-    config.write_text(
-        "[mlflow]\ndefault_permission = READ\n"
-        f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-    )
-    port = free_port()
-    env = {
-        **os.environ,
-        **S3_KEYS,
-        "MLFLOW_S3_ENDPOINT_URL": s3.endpoint,
-        "MLFLOW_AUTH_CONFIG_PATH": str(config),
-        "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN[0],
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": "e2e-flask-secret-0123456789",
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-    }
-    command = [
-        str(VENV_BIN / "mlflow"), "server", "--app-name", "basic-auth",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", database,
-        "--serve-artifacts", "--artifacts-destination", f"s3://{E2E_BUCKET}",
-        "--workers", "1",
-    ]  # fmt: skip
-    server = Server.start("mlflow_auth", command, port=port, env=env, workdir=workdir)
+    env = {**S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3.endpoint}
     try:
-        wait_ready(server, "/health", timeout_s=120)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+        return start_mlflow_with_basic_auth(database, f"s3://{E2E_BUCKET}", workdir, env=env)
+    except ServerNotReady as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
