@@ -5,11 +5,10 @@ check it against PyTorch + scikit-learn, then the shared evaluate-log-register s
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,19 @@ from sklearn.linear_model import LogisticRegression
 from badbuzz.bundle.runtimes.onnx import MODEL_FILE
 from badbuzz.registry import TrackingTarget
 from badbuzz.settings import TrainingSettings
-from badbuzz.text import NormalizationConfig, normalize_many
+from badbuzz.text import normalize_many
 from training.data.prepared import PreparedData
 from training.encoder.model import SentenceClassifier, SentenceEncoder, load_encoder
 from training.export.onnx import (
     QUANTIZED_MODEL_FILE,
     ExportReport,
-    OnnxBundleOptions,
     export_onnx,
     write_checked_onnx_bundle,
 )
 from training.tracking.experiments import experiment_name, use_experiment
 from training.tracking.runs import TrainedModel, model_run, record
 from training.transformer.train import (
-    TRANSFORMER_NORMALIZATION,
+    CheckpointModelConfig,
     check_max_len,
     default_checkpoint,
     embedding_type_for,
@@ -48,48 +46,20 @@ POOLING = "mean"
 
 
 @dataclass(frozen=True)
-class EncoderConfig:
-    checkpoint: str | None = None  # local dir or hub name; None: the packaged MiniLM
-    embedding_type: str | None = None  # None: "<checkpoint kind>-mean", e.g. minilm-mean
-    max_len: int = 64
+class EncoderConfig(CheckpointModelConfig):
+    """embedding_type None: "<checkpoint kind>-mean", e.g. minilm-mean."""
+
     batch_size: int = 64  # tweets per encoder forward pass
     c: float = 1.0  # inverse regularisation strength of the head (tuned on real tweets)
     max_iter: int = 1_000
-    quantize: bool = False
-    normalization: NormalizationConfig = field(default_factory=lambda: TRANSFORMER_NORMALIZATION)
-    parity_sample: int = 300
-    parity_tolerance: float = 1e-4
-    threads: int | None = None  # torch CPU threads; None: torch's default
-    seed: int = 42
-    register: bool = True
-
-    @property
-    def onnx_threads(self) -> int:
-        """Threads of the ONNX session that evaluates the bundle here (it serves on one)."""
-        return self.threads or os.cpu_count() or 1
-
-    def bundle_options(self) -> OnnxBundleOptions:
-        return OnnxBundleOptions(
-            self.normalization,
-            self.max_len,
-            self.parity_tolerance,
-            self.quantize,
-            self.onnx_threads,
-        )
 
     def params(self) -> dict[str, Any]:
         return {
-            "checkpoint": self.checkpoint or str(default_checkpoint()),
+            **super().params(),
             "pooling": POOLING,
-            "max_len": self.max_len,
             "head": "logistic_regression",
             "head_c": self.c,
             "head_max_iter": self.max_iter,
-            "quantize": self.quantize,
-            "parity_sample": self.parity_sample,
-            "parity_tolerance": self.parity_tolerance,
-            "seed": self.seed,
-            **{f"norm_{k}": v for k, v in self.normalization.to_dict().items()},
         }
 
 

@@ -48,22 +48,18 @@ LogMetrics = Callable[[dict[str, float], int], object]
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
+class CheckpointModelConfig:
+    """What the models built on a Hugging Face checkpoint and shipped as a checked ONNX bundle
+    share: the checkpoint, the export and its parity check, threads and seed."""
+
     checkpoint: str | None = None  # local dir or hub name; None: the packaged MiniLM
     embedding_type: str | None = None  # None: derived from the checkpoint
-    epochs: int = 1
-    batch_size: int = 32
     max_len: int = 64
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
     quantize: bool = False
     normalization: NormalizationConfig = field(default_factory=lambda: TRANSFORMER_NORMALIZATION)
-    monitor_sample: int = 5_000  # validation tweets scored after each epoch
     parity_sample: int = 300
     parity_tolerance: float = 1e-4
     threads: int | None = None  # torch CPU threads; None: torch's default
-    log_every: int = 50  # steps between train_loss points
     seed: int = 42
     register: bool = True
 
@@ -82,19 +78,36 @@ class TransformerConfig:
         )
 
     def params(self) -> dict[str, Any]:
+        """The shared run params; each family adds its own."""
         return {
             "checkpoint": self.checkpoint or str(default_checkpoint()),
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
             "max_len": self.max_len,
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "warmup_ratio": self.warmup_ratio,
             "quantize": self.quantize,
             "parity_sample": self.parity_sample,
             "parity_tolerance": self.parity_tolerance,
             "seed": self.seed,
             **{f"norm_{k}": v for k, v in self.normalization.to_dict().items()},
+        }
+
+
+@dataclass(frozen=True)
+class TransformerConfig(CheckpointModelConfig):
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    monitor_sample: int = 5_000  # validation tweets scored after each epoch
+    log_every: int = 50  # steps between train_loss points
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **super().params(),
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "warmup_ratio": self.warmup_ratio,
         }
 
 
