@@ -27,10 +27,10 @@ from sqlalchemy import insert
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.registry import download_bundle
 from ops.database import connect, feedback, new_id, utcnow
+from tests.integration.travel import TRAVEL
 from training.data.sentiment140 import LABEL_NAMES, MANUAL_TEST_FILE, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
 
-TRAVEL = r"\b(?:flight|flights|airline|airport|plane|flying|fly|delayed|luggage|baggage)\b"
 BADBUZZ = Path(sys.executable).parent / "badbuzz"
 
 

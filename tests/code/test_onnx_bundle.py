@@ -23,6 +23,8 @@ from tests.conftest import REPO, shared_sentiment140
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import stratified_sample
 from training.transformer.train import (
+    EpochStats,
+    LogMetrics,
     TransformerConfig,
     build_bundle,
     default_checkpoint,
@@ -105,6 +107,28 @@ def tweets() -> pd.DataFrame:
     return real_tweets(500)
 
 
+def fine_tune_tiny(
+    model: Any,
+    tokenizer: Any,
+    tweets: pd.DataFrame,
+    config: TransformerConfig,
+    log_metrics: LogMetrics | None = None,
+) -> list[EpochStats]:
+    """Fine-tune a tiny checkpoint on CPU: tweets 0-199 to train, 200-249 to validate."""
+    train, validation = tweets.iloc[:200], tweets.iloc[200:250]
+    return fine_tune(
+        model,
+        tokenizer,
+        normalize_many(train["text"], config.normalization),
+        train["label"].to_numpy(),
+        normalize_many(validation["text"], config.normalization),
+        validation["label"].to_numpy(),
+        config,
+        torch.device("cpu"),
+        log_metrics=log_metrics,
+    )
+
+
 @pytest.fixture(scope="module")
 def fine_tuned(tweets: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     checkpoint = build_tiny_checkpoint(
@@ -112,19 +136,10 @@ def fine_tuned(tweets: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -
     )
     torch.manual_seed(0)
     model, tokenizer = load_checkpoint(str(checkpoint))
-    train, validation = tweets.iloc[:200], tweets.iloc[200:250]
     logged: list[tuple[dict[str, float], int]] = []
     before = [p.detach().clone() for p in model.parameters()]
-    history = fine_tune(
-        model,
-        tokenizer,
-        normalize_many(train["text"], CONFIG.normalization),
-        train["label"].to_numpy(),
-        normalize_many(validation["text"], CONFIG.normalization),
-        validation["label"].to_numpy(),
-        CONFIG,
-        torch.device("cpu"),
-        log_metrics=lambda metrics, step: logged.append((metrics, step)),
+    history = fine_tune_tiny(
+        model, tokenizer, tweets, CONFIG, lambda metrics, step: logged.append((metrics, step))
     )
     assert len(history) == 1 and np.isfinite(history[0].validation_loss)
     assert 0.0 <= history[0].validation_accuracy <= 1.0

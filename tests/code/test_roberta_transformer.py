@@ -15,13 +15,12 @@ import torch
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.errors import CheckpointError
 from badbuzz.text import normalize_many
-from tests.code.test_onnx_bundle import INIT_RANGE, RAW, real_tweets
+from tests.code.test_onnx_bundle import INIT_RANGE, RAW, fine_tune_tiny, real_tweets
 from training.transformer.train import (
     TransformerConfig,
     build_bundle,
     check_max_len,
     embedding_type_for,
-    fine_tune,
     load_checkpoint,
     max_tokens,
     predict_logits,
@@ -85,17 +84,7 @@ def fine_tuned(checkpoint: Path, tweets: pd.DataFrame) -> tuple[Any, Any]:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model, tokenizer = load_checkpoint(str(checkpoint))
-    train, validation = tweets.iloc[:200], tweets.iloc[200:250]
-    history = fine_tune(
-        model,
-        tokenizer,
-        normalize_many(train["text"], CONFIG.normalization),
-        train["label"].to_numpy(),
-        normalize_many(validation["text"], CONFIG.normalization),
-        validation["label"].to_numpy(),
-        CONFIG,
-        torch.device("cpu"),
-    )
+    history = fine_tune_tiny(model, tokenizer, tweets, CONFIG)
     assert np.isfinite(history[0].train_loss) and np.isfinite(history[0].validation_loss)
     return model, tokenizer
 

@@ -47,7 +47,7 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
     )
     try:
         client = api.client()
-        assert judge(client, tweets) == {"1"}
+        assert judge(client, tweets, KEY_HEADER) == {"1"}
 
         too_few = cli("retrain", "--min-feedback", "1000")
         assert too_few.returncode == 2, cli.explain(too_few)

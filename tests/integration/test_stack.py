@@ -128,7 +128,7 @@ def test_the_owners_and_users_journey(stack: Stack, sentiment140: Path) -> None:
 
         # the users judge 600 travel tweets; the owner retrains from their verdicts, the gate
         # promotes the challenger, and the API reloads it
-        assert judge(client, travel_tweets(sentiment140)) == {version}
+        assert judge(client, travel_tweets(sentiment140), KEY_HEADER) == {version}
         result = cli("retrain", BADBUZZ_DATABASE_URL=stack.app_database)
         assert result.returncode == 0, cli.explain(result)
         out = " ".join(result.stdout.split())

@@ -1,6 +1,6 @@
 """The client's domain of the feedback tests: travel tweets of the Sentiment140 training file
 (742 of them), which a champion trained on 2,000 random tweets has hardly seen, and users who
-judge what the API predicts for them."""
+judge what the API predicts for them. No pytest here: bench.retrain uses TRAVEL too."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-
-from tests.api.support import KEY_HEADER
 
 TRAVEL = r"\b(?:flight|flights|airline|airport|plane|flying|fly|delayed|luggage|baggage)\b"
 FEEDBACK_TWEETS = 600
@@ -23,9 +21,10 @@ def travel_tweets(sentiment140: Path) -> pd.DataFrame:
     return travel.sample(FEEDBACK_TWEETS, random_state=123).reset_index(drop=True)
 
 
-def judge(client: httpx.Client, tweets: pd.DataFrame) -> set[str]:
-    """The users send `tweets` to POST /predict/batch and tell POST /feedback, from the true
-    labels, whether each prediction was right; the versions that predicted them."""
+def judge(client: httpx.Client, tweets: pd.DataFrame, headers: dict[str, str]) -> set[str]:
+    """The users send `tweets` to POST /predict/batch and tell POST /feedback (with `headers`,
+    the API key), from the true labels, whether each prediction was right; the versions that
+    predicted them."""
     answer = client.post("/predict/batch", json={"texts": tweets["text"].tolist()})
     assert answer.status_code == 200, answer.text
     predictions = answer.json()["predictions"]
@@ -34,6 +33,6 @@ def judge(client: httpx.Client, tweets: pd.DataFrame) -> set[str]:
             "prediction_id": prediction["prediction_id"],
             "correct": prediction["label"] == ("positive" if label == 1 else "negative"),
         }
-        sent = client.post("/feedback", json=verdict, headers=KEY_HEADER)
+        sent = client.post("/feedback", json=verdict, headers=headers)
         assert sent.status_code == 201, sent.text
     return {prediction["model"]["version"] for prediction in predictions}
