@@ -14,7 +14,8 @@ It trains `logreg` with the CLI on a stratified --sample of the shared Sentiment
 3. /predict/batch of 1,000 tweets: median of --batch-calls calls (goal < 200 ms), and the
    bundle's own cost per tweet in batches of 1, 8 and 64 (what dynamic batching saves);
 4. RSS of the serving process after warm-up, and cold start (process start to
-   /health/ready 200) from a cached bundle (goals: <= 250 MB for a TFLite bundle with no
+   /health/ready 200) from a cached bundle: asking the embedded store, asking `mlflow server`
+   (the NAS's case), or given the bundle file (goals: <= 250 MB for a TFLite bundle with no
    TensorFlow loaded, <= 3 s).
 
 Every process it starts runs in its own process group and is stopped on exit, error or ^C.
@@ -72,6 +73,24 @@ def start_mlflow(name: str, tracking_uri: str, version: str, tmp: Path) -> Serve
     command = [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{MODEL}/{version}",
                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
     return Server.start(name, command, port=port, env=env, workdir=tmp / name)
+
+
+def start_tracking_server(home: Path, tmp: Path) -> Server:
+    """`mlflow server` on the benchmark's embedded store (its artifacts stay local files)."""
+    port = free_port()
+    env = server_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    store = home / "mlflow"
+    database = f"sqlite:///{store / 'mlflow.db'}"
+    command = [str(BIN / "mlflow"), "server", "--backend-store-uri", database,
+               "--default-artifact-root", (store / "artifacts").as_uri(), "--no-serve-artifacts",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
+    server = Server.start("tracking-server", command, port=port, env=env, workdir=tmp / "tracking")
+    try:
+        footprint.ready_after(server, "/health")
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
@@ -168,6 +187,16 @@ def measure(args: argparse.Namespace, tmp: Path, report: ServingReport) -> None:
     report.cold["badbuzz, registry + warm cache (sklearn)"] = footprint.cold_starts(
         lambda i: start_badbuzz(f"cold-registry-{i}", home, tmp, registry), READY, args.cold_starts
     )
+    with start_tracking_server(home, tmp) as server:
+        # the NAS's case: the registry is a tracking server (REST), not an embedded store
+        remote = {**registry, "MLFLOW_TRACKING_URI": server.url}
+        with start_badbuzz("fill-cache", tmp / "h-remote", tmp, remote) as api:
+            footprint.ready_after(api, READY)  # downloads the bundle into the cache
+        report.cold["badbuzz, tracking server + warm cache (sklearn)"] = footprint.cold_starts(
+            lambda i: start_badbuzz(f"cold-remote-{i}", tmp / "h-remote", tmp, remote),
+            READY,
+            args.cold_starts,
+        )
     measure_local_bundle(args, report, "sklearn", cached, tmp, tweets)
     if args.tflite:
         try:
