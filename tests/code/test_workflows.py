@@ -39,6 +39,23 @@ def test_each_workflow_follows_the_schema(name: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_every_image_compose_builds_is_released() -> None:
+    compose = yaml.safe_load((REPO / "compose" / "docker-compose.yml").read_text())
+    built = set()
+    for service in compose["services"].values():
+        build = service.get("build")
+        if isinstance(build, str):
+            build = {"context": build}
+        if build:
+            context = (REPO / "compose" / build["context"]).resolve()
+            built.add((context, (context / build.get("dockerfile", "Dockerfile")).resolve()))
+    matrix = workflow("release.yml")["jobs"]["images"]["strategy"]["matrix"]["include"]
+    released = {
+        ((REPO / m["context"]).resolve(), (REPO / m["dockerfile"]).resolve()) for m in matrix
+    }
+    assert built and released == built
+
+
 def test_ci_runs_what_a_new_user_runs_with_pip_caching() -> None:
     ci = workflow("ci.yml")
     assert set(triggers(ci)) == {"push", "pull_request"}
