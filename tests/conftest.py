@@ -29,6 +29,19 @@ def sentiment140_dir() -> Path:
     return folder
 
 
+# What MLflow creates in the working directory when a call reaches its default store.
+DEFAULT_STORES = ("mlflow.db", "mlruns", "mlartifacts")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_default_store_in_the_checkout() -> Iterator[None]:
+    """Every test names its store: none may leave MLflow's default one in the checkout."""
+    before = {name for name in DEFAULT_STORES if (REPO / name).exists()}
+    yield
+    left = sorted(name for name in DEFAULT_STORES if (REPO / name).exists())
+    assert set(left) <= before, f"a test used MLflow's default store: {left} in {REPO}"
+
+
 @pytest.fixture(autouse=True)
 def _no_mlflow_uri_leaks() -> Iterator[None]:
     """MLflow keeps its tracking and registry URIs in process globals: reset them after each

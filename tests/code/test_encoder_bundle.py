@@ -34,7 +34,7 @@ CONFIG = EncoderConfig(parity_sample=60, threads=1, seed=0)
 class Registered:
     settings: TrainingSettings
     trained: TrainedModel
-    home: Path
+    bundle_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,11 @@ def registered(
             sample=600,
             seed=0,
         )
-        yield Registered(settings, train_encoder(CONFIG, data, settings, target), home)
+        trained = train_encoder(CONFIG, data, settings, target)
+        # downloaded here, while MLflow points at this store: the per-test reset of MLflow's
+        # URIs would send a later download to the default store in the working directory
+        uri = f"models:/{settings.model_name}/{trained.version}"
+        yield Registered(settings, trained, download_bundle(uri, home / "download"))
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
@@ -67,8 +71,7 @@ def trained(registered: Registered) -> TrainedModel:
 
 @pytest.fixture(scope="module")
 def bundle(registered: Registered) -> ModelBundle:
-    uri = f"models:/{registered.settings.model_name}/{registered.trained.version}"
-    return ModelBundle.load(download_bundle(uri, registered.home / "download"))
+    return ModelBundle.load(registered.bundle_dir)
 
 
 def test_the_run_is_registered_as_its_own_family(
