@@ -98,16 +98,12 @@ def window_scores(
 class DriftMeasure:
     psi: float
     z: float
-    window: WindowScores
-    reference: DriftReference
 
 
 def measure(scores: WindowScores, reference: DriftReference, epsilon: float) -> DriftMeasure:
     return DriftMeasure(
         psi(reference.fractions, scores.fractions, epsilon),
         share_z(reference.negative_share, reference.count, scores.negative_share, scores.count),
-        scores,
-        reference,
     )
 
 

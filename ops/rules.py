@@ -71,6 +71,11 @@ def last_fired(connection: Connection, rule: str) -> datetime | None:
     return None if moment is None else as_utc(moment)
 
 
+def cooling_down(previous: datetime | None, now: datetime, cooldown_s: float) -> bool:
+    """Whether a rule that last fired at `previous` must stay quiet at `now`."""
+    return previous is not None and now - previous < timedelta(seconds=cooldown_s)
+
+
 @dataclass(frozen=True)
 class ErrorWindow:
     threshold: int
@@ -81,7 +86,7 @@ class ErrorWindow:
     def check(self, connection: Connection, now: datetime) -> Firing | None:
         start = now - timedelta(seconds=self.window_s)
         previous = last_fired(connection, self.name)
-        if previous is not None and now - previous < timedelta(seconds=self.cooldown_s):
+        if cooling_down(previous, now, self.cooldown_s):
             return None
         since = start if previous is None else max(start, previous)
         rows = connection.execute(
@@ -131,7 +136,7 @@ class LatencyRule:
 
     def check(self, connection: Connection, now: datetime) -> Firing | None:
         previous = last_fired(connection, self.name)
-        if previous is not None and now - previous < timedelta(seconds=self.cooldown_s):
+        if cooling_down(previous, now, self.cooldown_s):
             return None
         start = now - timedelta(seconds=self.window_s)
         rows = connection.execute(
@@ -195,7 +200,7 @@ class DriftRule:
             return None  # an hour's window moves little in a check interval: spare the query
         self._checked[version] = now
         previous = last_fired(connection, self.name)
-        if previous is not None and now - previous < timedelta(seconds=self.cooldown_s):
+        if cooling_down(previous, now, self.cooldown_s):
             return None
         start = now - timedelta(seconds=self.window_s)
         scores = window_scores(connection, version, start, now, reference)
@@ -212,8 +217,7 @@ class DriftRule:
             drift.psi,
             self.psi_threshold,
             f"model version {version} drifted over {scores.count} predictions in {minutes:g} "
-            "min: "
-            f"PSI {drift.psi:.3f} (threshold {self.psi_threshold:g}), negative share "
+            f"min: PSI {drift.psi:.3f} (threshold {self.psi_threshold:g}), negative share "
             f"{scores.negative_share:.1%} against {reference.negative_share:.1%} on validation "
             f"(z {drift.z:+.1f}, threshold {self.z_threshold:g})",
         )
