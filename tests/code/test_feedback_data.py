@@ -138,6 +138,9 @@ def test_reads_the_table_the_api_writes(tmp_path: Path) -> None:
     frame = read_feedback(url)
     assert frame["id"].tolist() == ["a", "b"]
     assert frame["correct"].tolist() == [True, False]
+    # a scheduled retrain counts only what came after the champion
+    assert read_feedback(url, since=T0)["id"].tolist() == ["b"]
+    assert read_feedback(url, since=T0 + timedelta(seconds=1)).empty
 
 
 def test_a_missing_database_or_table_says_which_and_creates_nothing(tmp_path: Path) -> None:

@@ -235,9 +235,7 @@ def new_feedback(
 ) -> NewFeedback:
     champion = champion_version(MlflowClient(), settings.model_name, target)
     since = datetime.fromtimestamp(int(champion.creation_timestamp) / 1000, tz=UTC)
-    feedback = read_feedback(database_url)
-    created = pd.to_datetime(feedback["created_at"], utc=True)
-    return NewFeedback(str(champion.version), since, int((created > since).sum()))
+    return NewFeedback(str(champion.version), since, len(read_feedback(database_url, since)))
 
 
 def check_enough(feedback: CleanFeedback, min_feedback: int) -> None:

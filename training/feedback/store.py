@@ -9,6 +9,7 @@ checks that they are still there.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -38,8 +39,9 @@ FEEDBACK = table(
 )
 
 
-def read_feedback(url: str) -> pd.DataFrame:
-    """Every verdict, oldest first: `id`, `text`, `predicted_label`, `correct`, `created_at`.
+def read_feedback(url: str, since: datetime | None = None) -> pd.DataFrame:
+    """Every verdict (or those given after `since`), oldest first: `id`, `text`,
+    `predicted_label`, `correct`, `created_at`.
 
     Never creates a database: a missing SQLite file or table is a `DataError` that says
     which database was read.
@@ -54,9 +56,10 @@ def read_feedback(url: str) -> pd.DataFrame:
         with engine.connect() as connection:
             if not inspect(connection).has_table(FEEDBACK.name):
                 raise DataError(f"{shown} has no {FEEDBACK.name} table: {hint}")
-            rows = connection.execute(
-                select(FEEDBACK).order_by(FEEDBACK.c.created_at, FEEDBACK.c.id)
-            ).all()
+            query = select(FEEDBACK).order_by(FEEDBACK.c.created_at, FEEDBACK.c.id)
+            if since is not None:
+                query = query.where(FEEDBACK.c.created_at > since)
+            rows = connection.execute(query).all()
     except SQLAlchemyError as error:
         raise DataError(f"cannot read feedback from {shown}: {error}") from error
     finally:
