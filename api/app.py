@@ -114,14 +114,16 @@ def buzz_response(overview: BuzzOverview) -> BuzzResponse:
         brands=[
             BrandBuzzOut(
                 brand=activity.brand,
-                baseline=None
+                baseline="learning"
                 if activity.baseline is None
                 else BuzzBaselineOut(
                     negatives=activity.baseline.negatives,
                     threshold=activity.baseline.threshold,
                     negative_share=activity.baseline.share,
-                    windows=activity.baseline.windows,
+                    days=activity.baseline.days,
+                    dispersion=activity.baseline.dispersion,
                 ),
+                learning=activity.learning,
                 windows=[
                     BuzzWindowOut(
                         start=w.start,
@@ -129,8 +131,9 @@ def buzz_response(overview: BuzzOverview) -> BuzzResponse:
                         negatives=w.negatives,
                         total=w.total,
                         negative_share=w.negatives / w.total if w.total else None,
+                        expected=expected,
                     )
-                    for w in activity.windows
+                    for w, expected in zip(activity.windows, activity.expected, strict=True)
                 ],
             )
             for activity in overview.brands

@@ -304,7 +304,7 @@ class AlertOut(BaseModel):
     report_path: str | None = Field(description="The report's folder on the API's machine.")
     brand: str | None = Field(description="A buzz's brand (null for the other rules).")
     baseline: float | None = Field(
-        description="A buzz's usual negatives per window (null for the other rules)."
+        description="A buzz's expected negatives in its window (null for the other rules)."
     )
     flagged: list[FlaggedTweetOut]
     mail: MailStatus
@@ -320,22 +320,30 @@ class BuzzWindowOut(BaseModel):
     negatives: int
     total: int = Field(description="Every tweet of the brand in the window.")
     negative_share: float | None = Field(description="negatives / total; null without tweets.")
+    expected: float | None = Field(
+        description="Negatives the watch expects of this window at its time of day; null while "
+        "the brand's baseline is learning."
+    )
 
 
 class BuzzBaselineOut(BaseModel):
-    """What a window of the brand usually holds, learned from its last closed windows."""
+    """What the brand's current window should hold, from the same time of its past days."""
 
-    negatives: float = Field(description="Median negatives per window.")
-    threshold: int = Field(description="Negatives a window needs to alert (with a share rise).")
-    negative_share: float = Field(description="Share of negatives over those windows.")
-    windows: int = Field(description="How many windows it was learned from.")
+    negatives: float = Field(description="Negatives expected in the current window.")
+    threshold: int = Field(description="Negatives the current window needs to alert on volume.")
+    negative_share: float = Field(description="Share of negatives in the comparable windows.")
+    days: int = Field(description="Past days it was learned from.")
+    dispersion: float = Field(description="Variance over mean of the brand's counts (1: Poisson).")
 
 
 class BrandBuzzOut(BaseModel):
     brand: str = Field(description="`all`: the tweets that named no configured brand.")
-    baseline: BuzzBaselineOut | None = Field(
-        description="null until the brand has BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS windows."
+    baseline: BuzzBaselineOut | Literal["learning"] = Field(
+        description="`learning` until the brand has BADBUZZ_BUZZ_MIN_HISTORY_DAYS days of "
+        "BADBUZZ_BUZZ_MIN_DAILY_TWEETS tweets: no buzz verdict before (a new source or a gap "
+        "in collection is not a buzz)."
     )
+    learning: str | None = Field(description="Why the brand gets no verdict yet; null after.")
     windows: list[BuzzWindowOut] = Field(description="Oldest first, empty windows included.")
 
 
@@ -346,8 +354,8 @@ class BuzzAlertOut(BaseModel):
     window_start: datetime
     window_end: datetime
     negatives: int
-    baseline: float | None = Field(description="Usual negatives per window.")
-    threshold: int = Field(description="Negatives the window needed to alert.")
+    baseline: float | None = Field(description="Negatives expected in the window.")
+    threshold: int = Field(description="Negatives the window needed to alert on volume.")
     summary: str
     model_version: str | None
     report_path: str | None = Field(description="The report's folder on the API's machine.")

@@ -137,22 +137,35 @@ class OpsSettings(BadbuzzSettings):
         default=3600,
         ge=60,
         le=86_400,
-        description="Length of the windows negatives are counted in.",
+        description="Length of the windows negatives are counted in (a divisor of a day).",
     )
     buzz_baseline_windows: int = Field(
-        default=168, ge=3, le=10_000, description="Past windows the baseline is learned from."
+        default=168, ge=3, le=10_000, description="Past windows a brand's state keeps."
     )
-    buzz_min_history_windows: int = Field(
-        default=24, ge=3, description="Fewer past windows of a brand: no verdict yet."
+    buzz_min_history_days: int = Field(
+        default=3, ge=1, description="Fewer past days of a brand's tweets: no verdict yet."
+    )
+    buzz_min_daily_tweets: int = Field(
+        default=24,
+        ge=1,
+        description="...each of those days holding at least this many tweets of the brand.",
     )
     buzz_min_negatives: int = Field(
         default=10, ge=1, description="Fewer negatives in a window never make a buzz."
     )
     buzz_z: float = Field(
-        default=4.0, gt=0, description="Robust z-score over the baseline's negatives that alerts."
+        default=3.5,
+        gt=0,
+        description="How improbable a window must be: the tail of z standard deviations.",
+    )
+    buzz_min_ratio: float = Field(
+        default=1.5, ge=1, description="...and it holds this many times the expected negatives."
+    )
+    buzz_long_windows: int = Field(
+        default=6, ge=1, le=48, description="Windows summed to see a slow pile-up."
     )
     buzz_min_share_rise: float = Field(
-        default=0.10, ge=0, le=1, description="...and the negative share must rise this much."
+        default=0.10, ge=0, le=1, description="A share this much above usual alerts too."
     )
     buzz_cooldown_seconds: float = Field(
         default=10_800, ge=0, description="After a buzz alert, the brand stays quiet this long."
@@ -215,9 +228,17 @@ class OpsSettings(BadbuzzSettings):
 
     @model_validator(mode="after")
     def _history_fits_the_baseline(self) -> OpsSettings:
-        if self.buzz_min_history_windows > self.buzz_baseline_windows:
+        if 86_400 % self.buzz_window_seconds:
             raise ValueError(
-                "BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS must not exceed BADBUZZ_BUZZ_BASELINE_WINDOWS"
+                "BADBUZZ_BUZZ_WINDOW_SECONDS must divide a day (e.g. 900, 1800, 3600, 7200): "
+                "windows are compared with the same time of past days"
+            )
+        if self.buzz_min_history_days * 86_400 // self.buzz_window_seconds > (
+            self.buzz_baseline_windows
+        ):
+            raise ValueError(
+                "BADBUZZ_BUZZ_BASELINE_WINDOWS must hold BADBUZZ_BUZZ_MIN_HISTORY_DAYS days of "
+                "windows"
             )
         return self
 

@@ -9,7 +9,7 @@ file, and how soon the live watch records a buzz after the tweet that crosses th
    and cost, written in seconds).
 2. Crossing tweet to alert recorded, --trials times: the ops jobs of an API process
    (`ops.jobs.OpsJobs`: scheduler, lease, report rendered in a child process) on a SQLite
-   file holding 48 hours of a brand's tweets (20 an hour, 30 % negative), at the default
+   file holding 4 days of a brand's tweets (20 an hour, 30 % negative), at the default
    BADBUZZ_BUZZ_CHECK_INTERVAL_S; then 40 negative tweets of that brand are stored at once
    (as the API's writer stores them) and the time to the buzz alert's row is taken. Each
    trial uses a new brand and starts at a random moment of the interval. Also the watch's
@@ -49,7 +49,7 @@ from tests.conftest import shared_sentiment140
 
 THROUGHPUT_GOAL = 2_000.0
 TRAIN_TWEETS = 20_000
-HISTORY_HOURS = 48
+HISTORY_HOURS = 96  # four days: the watch judges a brand after three
 SPIKE = 40
 ALERT_WAIT_S = 60.0
 CARD = {"name": "tweet-sentiment", "version": "bench"}

@@ -156,10 +156,12 @@ class BuzzWatch:
             while start < cutoff:
                 self.detector.close(state, WindowCount(start, *counts.get((brand, start), (0, 0))))
                 start += window
+            still_open: tuple[WindowCount, ...] = ()
             while start <= current:
                 count = WindowCount(start, *counts.get((brand, start), (0, 0)))
-                if buzz := self.detector.judge(state, count, now):
+                if buzz := self.detector.judge(state, count, now, still_open):
                     buzzes.append(buzz)
+                still_open += (count,)
                 start += window
         # a brand none of whose windows closed yet has nothing to remember
         return WatchRun(buzzes, {b: s for b, s in states.items() if s.closed_until})
@@ -198,7 +200,7 @@ class BuzzWatch:
         now: datetime,
     ) -> Path:
         with engine.connect() as connection:
-            context = buzz_context(connection, buzz, alert_id, model_card, self.rule.window)
+            context = buzz_context(connection, buzz, alert_id, model_card, self.expected_of(state))
         firing = Firing(
             BUZZ,
             buzz.window_start,
@@ -225,11 +227,19 @@ class BuzzWatch:
             keep_state,
         )
 
-    def baselines(self, connection: Connection) -> dict[str, Baseline | None]:
-        return {
-            brand: self.detector.baseline(state)
-            for brand, state in load_states(connection, self.rule.window_s).items()
-        }
+    def expected_of(
+        self, state: BrandState | None
+    ) -> Callable[[datetime], tuple[float, int] | None]:
+        """The expected negatives and the threshold of a window of the brand, by its start."""
+
+        def expected(start: datetime) -> tuple[float, int] | None:
+            baseline = self.detector.baseline(state, start) if state is not None else None
+            return None if baseline is None else (baseline.negatives, baseline.threshold)
+
+        return expected
+
+    def states(self, connection: Connection) -> dict[str, BrandState]:
+        return load_states(connection, self.rule.window_s)
 
 
 def buzz_context(
@@ -237,7 +247,7 @@ def buzz_context(
     buzz: Buzz,
     alert_id: str,
     model_card: Mapping[str, Any],
-    window: timedelta,
+    expected: Callable[[datetime], tuple[float, int] | None],
 ) -> BuzzContext:
     in_window = (
         predictions.c.brand == buzz.brand,
@@ -274,7 +284,9 @@ def buzz_context(
         .scalars()
         .all()
     )
-    terms = grown_terms(window_texts, before_texts, TERMS_BEFORE / window)
+    terms = grown_terms(
+        window_texts, before_texts, TERMS_BEFORE / (buzz.window_end - buzz.window_start)
+    )
     last_hour = buzz.at.replace(minute=0, second=0, microsecond=0)
     first_hour = last_hour - timedelta(hours=CHART_HOURS - 1)
     hourly = window_counts(connection, 3600, first_hour, buzz.at, buzz.brand)
@@ -287,23 +299,41 @@ def buzz_context(
         window_end=buzz.window_end,
         negatives=buzz.negatives,
         total=buzz.total,
-        baseline_negatives=buzz.baseline.negatives,
+        expected=buzz.baseline.negatives,
         threshold=buzz.baseline.threshold,
         baseline_share=buzz.baseline.share,
-        baseline_windows=buzz.baseline.windows,
+        baseline_days=buzz.baseline.days,
+        span_negatives=buzz.span_negatives,
+        span_expected=buzz.span_expected,
+        span_hours=buzz.span_hours,
+        reason=buzz.reason,
         summary=buzz.summary,
         tweets=tweets,
         terms=terms,
         model_card=dict(model_card),
-        hours=[BrandHour(hour, *hourly.get((buzz.brand, hour), (0, 0))) for hour in hours],
+        hours=[
+            BrandHour(hour, *hourly.get((buzz.brand, hour), (0, 0)), *_band(expected, hour, buzz))
+            for hour in hours
+        ],
     )
+
+
+def _band(
+    expected: Callable[[datetime], tuple[float, int] | None], hour: datetime, buzz: Buzz
+) -> tuple[float | None, int | None]:
+    """The chart's expected band for an hour: only where the windows are hours."""
+    if buzz.window_end - buzz.window_start != timedelta(hours=1):
+        return None, None
+    return expected(hour) or (None, None)
 
 
 @dataclass(frozen=True)
 class BrandActivity:
     brand: str
-    baseline: Baseline | None
+    baseline: Baseline | None  # what the current window should hold; None: learning
+    learning: str | None  # why the brand gets no verdict yet
     windows: list[WindowCount]  # oldest first, empty windows included
+    expected: list[float | None]  # per window: the negatives expected (None: learning)
 
 
 @dataclass(frozen=True)
@@ -329,17 +359,28 @@ def buzz_overview(
     current = rule.window_start(now)
     since = rule.window_start(now - timedelta(hours=hours)) + rule.window
     counts = window_counts(connection, rule.window_s, since, now, brand)  # as the watch sees
-    baselines = watch.baselines(connection)
-    names = {b for b, _ in counts} | ({brand} if brand else set(baselines))
+    states = watch.states(connection)
+    names = {b for b, _ in counts} | ({brand} if brand else set(states))
     starts = [since + rule.window * n for n in range((current - since) // rule.window + 1)]
-    activity = [
-        BrandActivity(
-            name,
-            baselines.get(name),
-            [WindowCount(start, *counts.get((name, start), (0, 0))) for start in starts],
+    activity = []
+    for name in sorted(names):
+        state = states.get(name, BrandState(name))
+        learning = watch.detector.learning(state)
+        baseline = (
+            None
+            if learning or state.closed_until is None
+            else (watch.detector.baseline(state, current))
         )
-        for name in sorted(names)
-    ]
+        expected = watch.expected_of(state if state.closed_until else None)
+        activity.append(
+            BrandActivity(
+                name,
+                baseline,
+                learning,
+                [WindowCount(start, *counts.get((name, start), (0, 0))) for start in starts],
+                [None if (e := expected(start)) is None else e[0] for start in starts],
+            )
+        )
     where = [alerts.c.rule == BUZZ, alerts.c.window_end > since]
     if brand is not None:
         where.append(alerts.c.brand == brand)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from matplotlib.figure import Figure
 
-    from ops.buzz import Buzz, WindowCount
+    from ops.buzz import Buzz, ExpectedWindow
     from ops.report import BrandHour, HourCount
 
 WIDTH_PX = 600
@@ -23,6 +23,7 @@ HEIGHT_PX = 240
 _DPI = 100
 _JUDGED_COLOUR = "#c9d3df"
 _WRONG_COLOUR = "#d1495b"
+MAX_REPLAY_BRANDS = 12  # panels; a file of more brands is charted for its first 12
 
 
 def _figure(width_px: int = WIDTH_PX, height_px: int = HEIGHT_PX) -> Figure | None:
@@ -82,6 +83,7 @@ def buzz_chart(hours: Sequence[BrandHour], start: datetime, end: datetime) -> by
     positions = range(len(hours))
     axes.bar(positions, [h.total for h in hours], color=_JUDGED_COLOUR, label="all tweets")
     axes.bar(positions, [h.negatives for h in hours], color=_WRONG_COLOUR, label="negative")
+    _band(axes, list(positions), [h.expected for h in hours], [h.threshold for h in hours])
     inside = [i for i, h in enumerate(hours) if start <= h.hour < end]
     if inside:
         axes.axvspan(inside[0] - 0.5, inside[-1] + 0.5, color="#f6c343", alpha=0.3, lw=0)
@@ -91,41 +93,64 @@ def buzz_chart(hours: Sequence[BrandHour], start: datetime, end: datetime) -> by
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlim(-0.6, max(len(hours), 1) - 0.4)
     axes.set_ylim(bottom=0, top=max([h.total for h in hours] + [1]) * 1.15)
-    axes.set_title("Tweets per hour, last 48 h (UTC; alert window shaded)", fontsize=9)
+    axes.set_title(
+        "Tweets per hour, last 48 h (UTC; expected negatives to alerting level as a band; "
+        "alert window shaded)",
+        fontsize=8,
+    )
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(fontsize=8, frameon=False, loc="upper left")
     return _png(figure)
 
 
-def replay_chart(windows: dict[str, list[WindowCount]], buzzes: Sequence[Buzz]) -> bytes | None:
-    """A back-test: negatives per window of each brand over time, each alert marked."""
-    figure = _figure(900, 360)
+def replay_chart(windows: dict[str, list[ExpectedWindow]], buzzes: Sequence[Buzz]) -> bytes | None:
+    """A back-test: per brand, negatives per window over time, the expected negatives and the
+    alerting level as a band, each alert marked."""
+    brands = sorted(windows)[:MAX_REPLAY_BRANDS]
+    figure = _figure(900, 90 + 150 * max(len(brands), 1))
     if figure is None:
         return None
     from matplotlib.dates import date2num
 
-    axes = figure.add_subplot()
-    axes.xaxis_date()
-    colours = {}
-    for brand, counts in sorted(windows.items()):
-        (line,) = axes.plot(
-            date2num([w.start for w in counts]), [w.negatives for w in counts], lw=1, label=brand
-        )
-        colours[brand] = line.get_color()
-    for buzz in buzzes:
+    panels = figure.subplots(max(len(brands), 1), 1, sharex=True, squeeze=False)[:, 0]
+    for axes, brand in zip(panels, brands, strict=False):
+        counts = windows[brand]
+        times = list(date2num([w.count.start for w in counts]))
+        axes.plot(times, [w.count.negatives for w in counts], lw=1, color=_WRONG_COLOUR)
+        _band(axes, times, [w.expected for w in counts], [w.threshold for w in counts])
+        marks = [b for b in buzzes if b.brand == brand]
         axes.plot(
-            date2num(buzz.window_start),
-            buzz.negatives,
+            date2num([b.window_start for b in marks]),
+            [b.negatives for b in marks],
             "v",
             ms=8,
-            color=colours.get(buzz.brand, "black"),
+            color="black",
         )
-    axes.set_ylim(bottom=0)
-    axes.tick_params(labelsize=8)
-    axes.set_ylabel("negative tweets per window", fontsize=8)
-    axes.set_title(f"Negatives per window, {len(buzzes)} alerts marked (UTC)", fontsize=9)
-    axes.spines[["top", "right"]].set_visible(False)
-    if len(windows) <= 12:
-        axes.legend(fontsize=8, frameon=False, loc="upper left")
+        axes.set_ylim(bottom=0)
+        axes.tick_params(labelsize=8)
+        axes.set_ylabel(brand, fontsize=8)
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.xaxis_date()
+    panels[0].set_title(
+        f"Negatives per window (red), expected to alerting level (band), {len(buzzes)} alerts "
+        "marked (UTC)",
+        fontsize=9,
+    )
     figure.autofmt_xdate()
     return _png(figure)
+
+
+def _band(
+    axes: Any,
+    positions: Sequence[float],
+    expected: Sequence[float | None],
+    top: Sequence[int | None],
+) -> None:
+    """The expected negatives as a line, up to the alerting level as a band; gaps where the
+    detector had no expectation (learning)."""
+    low = [float("nan") if e is None else e for e in expected]
+    high = [float("nan") if t is None else t for t in top]
+    if all(value != value for value in low):  # nothing known: no band
+        return
+    axes.plot(positions, low, lw=1, color="#2e5c8a", label="expected")
+    axes.fill_between(positions, low, high, color="#2e5c8a", alpha=0.15, lw=0, step=None)

@@ -27,7 +27,7 @@ from badbuzz.bundle.model import ModelBundle
 from badbuzz.errors import DataError
 from badbuzz.settings import OpsSettings
 from ops.brands import BrandMatcher
-from ops.buzz import Buzz, BuzzDetector, BuzzRule, StreamDetector, WindowCount
+from ops.buzz import Buzz, BuzzDetector, BuzzRule, ExpectedWindow, StreamDetector
 from ops.chart import replay_chart
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class HistoricalTweet:
     at: datetime
     text: str
     brand: str
+    label: str | None = None  # a person's label, where the file has a label column
 
 
 def read_tweets(
@@ -104,6 +105,7 @@ def read_tweets(
     brand_column: str | None,
     brands: BrandMatcher,
     encoding: str = "utf-8",
+    label_column: str | None = None,
 ) -> list[HistoricalTweet]:
     """Every good row of the file, in time order (rows of the same time keep file order)."""
     if not path.is_file():
@@ -118,7 +120,8 @@ def read_tweets(
             raise DataError(f"{path} is empty: a CSV with a header row is expected") from None
         except (csv.Error, UnicodeDecodeError) as error:
             raise DataError(f"{path}: not a readable CSV ({error})") from error
-        wanted = [text_column, time_column, *([brand_column] if brand_column else [])]
+        optional = [name for name in (brand_column, label_column) if name]
+        wanted = [text_column, time_column, *optional]
         missing = [name for name in wanted if name not in header]
         if missing:
             raise DataError(
@@ -128,6 +131,7 @@ def read_tweets(
             )
         text_at, time_at = header.index(text_column), header.index(time_column)
         brand_at = header.index(brand_column) if brand_column else None
+        label_at = header.index(label_column) if label_column else None
         line = reader.line_num
         while True:
             start = line + 1  # a quoted field may span lines: a row starts after the last
@@ -143,7 +147,7 @@ def read_tweets(
             if not row:
                 continue
             try:
-                tweets.append(_tweet(row, start, text_at, time_at, brand_at, brands))
+                tweets.append(_tweet(row, start, (text_at, time_at, brand_at, label_at), brands))
             except ValueError as error:
                 bad.append((start, str(error)))
     _judge_bad_rows(path, bad, len(tweets) + len(bad))
@@ -154,19 +158,19 @@ def read_tweets(
 def _tweet(
     row: list[str],
     line: int,
-    text_at: int,
-    time_at: int,
-    brand_at: int | None,
+    columns: tuple[int, int, int | None, int | None],
     brands: BrandMatcher,
 ) -> HistoricalTweet:
-    if len(row) <= max(text_at, time_at, brand_at or 0):
+    text_at, time_at, brand_at, label_at = columns
+    if len(row) <= max(text_at, time_at, brand_at or 0, label_at or 0):
         raise ValueError(f"{len(row)} fields, fewer than the header's")
     text = row[text_at]
     if not text.strip():
         raise ValueError("no text")
     sent = row[brand_at].strip() if brand_at is not None else ""
+    label = row[label_at].strip() if label_at is not None else None
     return HistoricalTweet(
-        line, parse_time(row[time_at]), text, brands.brand_of(text, sent or None)
+        line, parse_time(row[time_at]), text, brands.brand_of(text, sent or None), label
     )
 
 
@@ -195,7 +199,7 @@ class Replay:
     tweets: int
     seconds: float  # scoring and detecting, reading the file not included
     buzzes: list[Buzz]
-    windows: dict[str, list[WindowCount]]  # per brand, every window it had tweets in
+    windows: dict[str, list[ExpectedWindow]]  # per brand, every window and its expectation
 
     @property
     def tweets_per_s(self) -> float:
@@ -209,15 +213,29 @@ def replay(
     on_progress: Callable[[int], None] = lambda done: None,
 ) -> Replay:
     """Score `tweets` (in time order) chunk by chunk and feed them to the detector."""
+    started = time.perf_counter()
+    negatives: list[bool] = []
+    for chunk in _chunks(tweets, CHUNK):
+        scores = bundle.predict_proba([t.text for t in chunk])
+        negatives += (~bundle.decision.is_positive(scores)).tolist()
+        on_progress(len(chunk))
+    return detect(tweets, negatives, settings, started)
+
+
+def detect(
+    tweets: list[HistoricalTweet],
+    negatives: list[bool],
+    settings: OpsSettings,
+    started: float | None = None,
+) -> Replay:
+    """Run the live watch's detector over tweets in time order, each negative or not (a
+    model's calls, or people's labels to judge the detector alone)."""
+    started = time.perf_counter() if started is None else started
     stream = StreamDetector(BuzzDetector(BuzzRule.from_settings(settings)))
     buzzes = []
-    started = time.perf_counter()
-    for chunk in _chunks(tweets, CHUNK):
-        negative = ~bundle.decision.is_positive(bundle.predict_proba([t.text for t in chunk]))
-        for tweet, is_negative in zip(chunk, negative.tolist(), strict=True):
-            if buzz := stream.observe(tweet.brand, tweet.at, is_negative):
-                buzzes.append(buzz)
-        on_progress(len(chunk))
+    for tweet, is_negative in zip(tweets, negatives, strict=True):
+        if buzz := stream.observe(tweet.brand, tweet.at, is_negative):
+            buzzes.append(buzz)
     stream.finish()
     return Replay(len(tweets), time.perf_counter() - started, buzzes, stream.closed)
 
@@ -237,10 +255,15 @@ def alert_record(buzz: Buzz, model: str) -> dict[str, object]:
         "negatives": buzz.negatives,
         "tweets": buzz.total,
         "negative_share": round(buzz.share, 4),
-        "baseline": buzz.baseline.negatives,
-        "baseline_share": round(buzz.baseline.share, 4),
+        "expected": round(buzz.baseline.negatives, 2),
         "threshold": buzz.baseline.threshold,
-        "baseline_windows": buzz.baseline.windows,
+        "reason": buzz.reason,
+        "span_negatives": buzz.span_negatives,
+        "span_expected": round(buzz.span_expected, 2),
+        "baseline_share": round(buzz.baseline.share, 4),
+        "baseline_days": buzz.baseline.days,
+        "dispersion": round(buzz.baseline.dispersion, 3),
+        "summary": buzz.summary,
         "model": model,
     }
 

@@ -112,6 +112,8 @@ class BrandHour:
     hour: datetime
     negatives: int
     total: int
+    expected: float | None = None  # negatives the detector expected (None: not known)
+    threshold: int | None = None  # negatives that alert on volume
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,14 @@ class BuzzContext:
     window_end: datetime
     negatives: int
     total: int
-    baseline_negatives: float  # median negatives of the past windows
+    expected: float  # negatives expected in the window at this time of day
     threshold: int
     baseline_share: float
-    baseline_windows: int
+    baseline_days: int
+    span_negatives: int  # negatives of the last span_hours, the window included
+    span_expected: float
+    span_hours: float
+    reason: str  # volume, pile-up or share
     summary: str
     tweets: list[BuzzTweet]  # the most confident negatives of the window
     terms: list[TermGrowth]  # the words and hashtags that grew most
@@ -181,9 +187,11 @@ _BUZZ_SETTINGS = (
     "BADBUZZ_BRANDS",
     "BADBUZZ_BUZZ_WINDOW_SECONDS",
     "BADBUZZ_BUZZ_BASELINE_WINDOWS",
-    "BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS",
+    "BADBUZZ_BUZZ_MIN_HISTORY_DAYS",
     "BADBUZZ_BUZZ_MIN_NEGATIVES",
     "BADBUZZ_BUZZ_Z",
+    "BADBUZZ_BUZZ_MIN_RATIO",
+    "BADBUZZ_BUZZ_LONG_WINDOWS",
     "BADBUZZ_BUZZ_MIN_SHARE_RISE",
     "BADBUZZ_BUZZ_COOLDOWN_SECONDS",
     "BADBUZZ_ALERT_TO",
@@ -274,8 +282,8 @@ def render_buzz(context: BuzzContext) -> RenderedReport:
     its last 48 hours."""
     headline = (
         f"bad buzz on {context.brand}: {_plural(context.negatives, 'negative tweet')} in "
-        f"{_duration(context.window_end - context.window_start)}, usually "
-        f"{context.baseline_negatives:g}"
+        f"{_duration(context.window_end - context.window_start)}, about "
+        f"{context.expected:.0f} expected"
     )
     chart = buzz_chart(context.hours, context.window_start, context.window_end)
     values = {
@@ -288,7 +296,7 @@ def render_buzz(context: BuzzContext) -> RenderedReport:
     caption = (
         f"Tweets about {context.brand} per hour, last 48 hours",
         f"negative vs all tweets about {context.brand} per hour over the last 48 hours, "
-        "the alert's window shaded",
+        "the negatives expected and the alerting level as a band, the alert's window shaded",
     )
     return _render("buzz", values, chart, caption)
 

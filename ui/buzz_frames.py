@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-WINDOW_COLUMNS = ["brand", "start", "end", "negatives", "total", "negative_share"]
+WINDOW_COLUMNS = ["brand", "start", "end", "negatives", "total", "negative_share", "expected"]
 ALERT_COLUMNS = ["brand", "window_start", "window_end", "negatives", "baseline", "summary"]
 
 
@@ -33,20 +33,23 @@ def alerts_frame(buzz: dict[str, Any]) -> pd.DataFrame:
 
 
 def brand_summary(buzz: dict[str, Any]) -> pd.DataFrame:
-    """Per brand: the tweets and negatives shown, their share, and the usual level."""
+    """Per brand: the tweets and negatives shown, their share, and what the watch expects of
+    the current window (or that it is still learning the brand)."""
     rows = []
     for brand in buzz["brands"]:
         negatives = sum(w["negatives"] for w in brand["windows"])
         total = sum(w["total"] for w in brand["windows"])
         baseline = brand["baseline"]
+        known = isinstance(baseline, dict)
         rows.append(
             {
                 "brand": brand["brand"],
                 "tweets": total,
                 "negatives": negatives,
                 "negative_share": negatives / total if total else None,
-                "usual_negatives_per_window": None if baseline is None else baseline["negatives"],
-                "usual_negative_share": None if baseline is None else baseline["negative_share"],
+                "watch": "watching" if known else "learning",
+                "expected_now": baseline["negatives"] if known else None,
+                "alerts_at": baseline["threshold"] if known else None,
             }
         )
     return pd.DataFrame(rows)

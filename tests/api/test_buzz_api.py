@@ -147,7 +147,8 @@ def test_buzz_counts_negatives_per_brand_and_window(client: TestClient) -> None:
     body = answer.json()
     assert body["window_seconds"] == 3600 and body["alerts"] == []
     [united] = body["brands"]
-    assert united["brand"] == "United" and united["baseline"] is None
+    assert united["brand"] == "United" and united["baseline"] == "learning"
+    assert "learning" in united["learning"]
     assert len(united["windows"]) == 3
     last = united["windows"][-1]
     assert last["total"] >= 3 and last["negative_share"] == last["negatives"] / last["total"]

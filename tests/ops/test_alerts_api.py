@@ -284,9 +284,8 @@ def test_an_unreachable_smtp_host_leaves_the_api_serving_and_says_why(
 
 BUZZ_SETTINGS = {
     "BADBUZZ_BRANDS": "@united=United",
-    "BADBUZZ_BUZZ_WINDOW_SECONDS": "60",
-    "BADBUZZ_BUZZ_BASELINE_WINDOWS": "10",
-    "BADBUZZ_BUZZ_MIN_HISTORY_WINDOWS": "3",
+    "BADBUZZ_BUZZ_MIN_HISTORY_DAYS": "2",
+    "BADBUZZ_BUZZ_MIN_DAILY_TWEETS": "10",
     "BADBUZZ_BUZZ_MIN_NEGATIVES": "5",
     "BADBUZZ_BUZZ_GRACE_SECONDS": "0",
     "BADBUZZ_BUZZ_CHECK_INTERVAL_S": "1",
@@ -311,13 +310,13 @@ def test_a_pile_up_of_negative_tweets_about_a_brand_sends_one_buzz_mail(
     if negative is None or positive is None:
         pytest.skip(f"the tiny model gives no clear labels to pick from: {labels}")
     now = datetime.now(UTC)
-    history = [  # 6 minutes of one negative and ten positive tweets a minute, by their time
-        {"text": f"@united {text}", "created_at": (now - timedelta(minutes=m)).isoformat()}
-        for m in range(2, 8)
-        for text in [negative] + [positive] * 10
+    history = [  # 3 days of one negative and three positive tweets an hour, by their time
+        {"text": f"@united {text}", "created_at": (now - timedelta(hours=h)).isoformat()}
+        for h in range(1, 73)
+        for text in [negative] + [positive] * 3
     ]
     assert client.post("/predict/batch", json={"tweets": history}).status_code == 200
-    time.sleep(3)  # the watch learns the baseline: no buzz in the past minutes
+    time.sleep(3)  # the watch learns the baseline: no buzz in the past days
     assert smtp.received == []
 
     spike = [{"text": f"@united {negative} {n}"} for n in range(8)]

@@ -5,12 +5,13 @@ restart."""
 
 from __future__ import annotations
 
-import random
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
@@ -20,49 +21,67 @@ from ops.alerts import recent_alerts
 from ops.brands import UNBRANDED, BrandMatcher
 from ops.buzz import Buzz, BuzzDetector, BuzzRule, StreamDetector
 from ops.buzz_watch import BuzzWatch, buzz_overview, load_states
+from ops.count_tail import tail_probability, upper_quantile
 from ops.database import alerts, connect, new_id, outbox, predictions
 from ops.rules import BUZZ
 from tests.processes import PostgresUnavailable, throwaway_postgres
 
-T0 = datetime(2015, 2, 16, 0, 0, tzinfo=UTC)  # a window boundary
+T0 = datetime(2015, 2, 16, 0, 0, tzinfo=UTC)  # a window boundary, and midnight
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 CARD = {"name": "tweet-sentiment", "version": "3"}
 Tweet = tuple[datetime, str, bool]  # (posted at, brand, negative)
 
 
 def buzz_settings(home: Path, **extra: object) -> OpsSettings:
-    values: dict[str, object] = {
-        "home": home,
-        "buzz_window_seconds": 3600,
-        "buzz_baseline_windows": 48,
-        "buzz_min_history_windows": 12,
-        "buzz_min_negatives": 10,
-        "buzz_z": 4.0,
-        "buzz_min_share_rise": 0.1,
-        "buzz_cooldown_seconds": 3 * 3600,
-        "buzz_grace_seconds": 60,
-    }
-    return OpsSettings(**(values | extra))  # type: ignore[arg-type]
+    """The defaults, but a shorter grace and a state of two weeks of hours."""
+    values: dict[str, object] = {"home": home, "buzz_grace_seconds": 60}
+    return OpsSettings(_env_file=None, **(values | extra))  # type: ignore[call-arg]
 
 
 def rule(**extra: object) -> BuzzRule:
     return BuzzRule.from_settings(buzz_settings(Path("."), **extra))
 
 
-def flat(hours: int, brand: str = "United", tweets: int = 20, seed: int = 1) -> list[Tweet]:
-    """`tweets` an hour, each negative with probability 0.3, spread over the hour."""
-    draw = random.Random(seed)
+def daily_rate(hour: int, peak: float) -> float:
+    """Tweets an hour as real mentions come: `peak` at 15:00, a twentieth of it at 03:00."""
+    return peak * (0.525 + 0.475 * math.cos((hour - 15) * math.pi / 12))
+
+
+def rhythm(
+    days: float,
+    brand: str = "United",
+    peak: float = 30,
+    negative_share: float = 0.7,
+    seed: int = 1,
+    start: datetime = T0,
+) -> list[Tweet]:
+    """Poisson tweets with a daily rhythm, each negative with probability `negative_share`."""
+    draw = np.random.default_rng(seed)
     stream = []
-    for hour in range(hours):
-        for n in range(tweets):
-            at = T0 + hour * HOUR + timedelta(seconds=(n + draw.random()) * 3600 / tweets)
-            stream.append((at, brand, draw.random() < 0.3))
+    for hour in range(round(days * 24)):
+        at = start + hour * HOUR
+        for _ in range(draw.poisson(daily_rate(at.hour, peak))):
+            moment = at + timedelta(seconds=float(draw.uniform(0, 3600)))
+            stream.append((moment, brand, bool(draw.random() < negative_share)))
     return stream
 
 
-def spike(hour: int, negatives: int, brand: str = "United", minute: int = 20) -> list[Tweet]:
-    start = T0 + hour * HOUR + timedelta(minutes=minute)
-    return [(start + timedelta(seconds=10 * n), brand, True) for n in range(negatives)]
+def extra(
+    first: datetime, hours: int, brand: str = "United", peak: float = 30, seed: int = 7
+) -> list[Tweet]:
+    """As many more complaints as the brand usually gets in those hours: a doubled stretch."""
+    draw = np.random.default_rng(seed)
+    stream = []
+    for hour in range(hours):
+        at = first + hour * HOUR
+        for _ in range(draw.poisson(0.7 * daily_rate(at.hour, peak))):
+            stream.append((at + timedelta(seconds=float(draw.uniform(0, 3600))), brand, True))
+    return stream
+
+
+def spike(at: datetime, negatives: int, brand: str = "United") -> list[Tweet]:
+    return [(at + timedelta(seconds=10 * n), brand, True) for n in range(negatives)]
 
 
 def replay(stream: list[Tweet], detector_rule: BuzzRule | None = None) -> list[Buzz]:
@@ -74,58 +93,122 @@ def replay(stream: list[Tweet], detector_rule: BuzzRule | None = None) -> list[B
     return found
 
 
-def test_a_flat_stream_raises_nothing() -> None:
-    assert replay(flat(72)) == []
+def test_the_count_tail_is_scipys() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    alpha = tail_probability(3.5)
+    for mean, dispersion in [(0.4, 1.0), (8.7, 1.0), (8.7, 2.5), (60.0, 3.0), (1000.0, 2.0)]:
+        k = upper_quantile(mean, dispersion, alpha)
+        if dispersion == 1.0:
+            tail = stats.poisson(mean).sf
+        else:
+            tail = stats.nbinom(mean / (dispersion - 1), 1 / dispersion).sf
+        assert tail(k - 1) <= alpha < tail(k - 2)  # P(X >= k) <= alpha < P(X >= k - 1)
 
 
-def test_a_planted_spike_raises_one_alert_in_its_window() -> None:
-    stream = flat(72) + spike(40, 30)
+def test_two_weeks_of_an_ordinary_daily_rhythm_raise_nothing() -> None:
+    for seed in range(3):
+        assert replay(rhythm(14, seed=seed)) == []
 
-    [buzz] = replay(stream)
 
+def test_a_doubled_afternoon_is_found_within_three_hours_and_says_why() -> None:
+    afternoon = T0 + 9 * DAY + 13 * HOUR
+    stream = rhythm(10) + extra(afternoon, 5)
+
+    found = replay(stream)
+
+    assert found, "the doubled afternoon was missed"
+    buzz = found[0]
     assert buzz.brand == "United"
-    assert buzz.window_start == T0 + 40 * HOUR and buzz.window_end == T0 + 41 * HOUR
-    assert buzz.negatives >= buzz.baseline.threshold > buzz.baseline.negatives
-    assert 4 <= buzz.baseline.negatives <= 8  # 30 % of 20 an hour
-    # it fires with the crossing tweet, not at the window's end
-    crossing = sorted(t for t in stream if T0 + 40 * HOUR <= t[0] < T0 + 41 * HOUR and t[2])
-    assert buzz.at == crossing[buzz.baseline.threshold - 1][0]
+    assert afternoon <= buzz.at <= afternoon + 3 * HOUR
+    # a lasting surge may be said again after the cooldown, but nothing outside it
+    assert all(afternoon <= b.at < afternoon + 6 * HOUR for b in found)
+    assert buzz.reason in {"volume", "pile-up"}
+    assert buzz.baseline.days == 7  # a week of the same hours of the day
+    # the expectation follows the time of day: about the rhythm's rate at that hour
+    hour = buzz.window_start.hour
+    assert buzz.baseline.negatives == pytest.approx(0.7 * daily_rate(hour, 30), rel=0.35)
+    assert re.fullmatch(
+        rf"United: \d+ negative tweets {hour:02d}:00-{hour + 1:02d}:00, about \d+ expected at "
+        r"this hour; \d+\.\dx; 6-hour total \d+ vs \d+",
+        buzz.summary,
+    ), buzz.summary
+
+
+def test_the_same_count_at_night_is_a_buzz_and_by_day_is_not() -> None:
+    quiet_night = T0 + 9 * DAY + 3 * HOUR  # about 1 negative expected
+    busy_day = T0 + 9 * DAY + 15 * HOUR  # about 21 expected
+    base = rhythm(10)
+
+    [night] = replay(base + spike(quiet_night + 5 * 60 * timedelta(seconds=1), 15))
+    assert night.window_start == quiet_night and night.reason == "volume"
+    assert replay(base + spike(busy_day + timedelta(minutes=5), 15)) == []
 
 
 def test_three_negative_tweets_on_a_quiet_brand_are_no_buzz() -> None:
-    quiet = [(T0 + hour * HOUR, "Virgin", False) for hour in range(48)]  # one happy tweet an hour
+    quiet = rhythm(10, "Virgin", peak=3, seed=4)  # a handful of tweets an hour
+    at = T0 + 9 * DAY + 15 * HOUR
 
-    assert replay(quiet + spike(30, 3, "Virgin")) == []
+    assert replay(quiet + spike(at, 3, "Virgin")) == []
     # the same brand with a real pile-up does alert: the minimum, not the brand, held it back
-    assert len(replay(quiet + spike(30, 12, "Virgin"))) == 1
+    assert len(replay(quiet + spike(at, 15, "Virgin"))) == 1
 
 
-def test_a_busy_day_of_the_usual_mood_is_no_buzz() -> None:
-    # three times the tweets for a few hours, 30 % negative as always
-    busy = flat(72) + [
-        (at + 40 * HOUR, brand, negative) for at, brand, negative in flat(4, tweets=60, seed=3)
+def test_a_turn_of_mood_at_the_usual_volume_alerts_on_the_share() -> None:
+    base = rhythm(9, negative_share=0.3)
+    # the tenth day: the usual number of tweets, but 90 % of them negative from 12:00
+    turned = [
+        (at, brand, negative if at < T0 + 9 * DAY + 12 * HOUR else bool(n % 10))
+        for n, (at, brand, negative) in enumerate(
+            rhythm(1, negative_share=0.3, seed=9, start=T0 + 9 * DAY)
+        )
     ]
 
-    assert replay(busy) == []
+    found = replay(base + turned)
+
+    assert [b.reason for b in found][:1] == ["share"]
+    assert found[0].at.hour in (12, 13)
+
+
+def test_a_brand_appearing_from_nothing_is_a_new_source_not_a_buzz(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # one stray tweet a day for a week, then a collection of 100 complaints an hour begins
+    strays = [(T0 + d * DAY + 12 * HOUR, "American", True) for d in range(7)]
+    flood = rhythm(2, "American", peak=140, negative_share=0.8, start=T0 + 7 * DAY)
+    detector = BuzzDetector(rule())
+    stream = StreamDetector(detector)
+
+    with caplog.at_level("INFO", logger="ops.buzz"):
+        found = [stream.observe(b, at, n) for at, b, n in sorted(strays + flood)]
+
+    assert [b for b in found if b] == []
+    assert detector.learning(stream.states["American"]) is not None
+    said = [r for r in caplog.records if "no verdict on American" in r.getMessage()]
+    assert len(said) == 1  # said once, not at every tweet
 
 
 def test_the_cooldown_keeps_a_lasting_buzz_to_one_alert_then_lets_the_next_through() -> None:
-    lasting = flat(72) + spike(40, 30) + spike(41, 30) + spike(42, 30)
-    later = flat(72) + spike(40, 30) + spike(44, 30)
+    night = T0 + 9 * DAY + 2 * HOUR
+    lasting = rhythm(10) + spike(night, 15) + spike(night + HOUR, 15) + spike(night + 2 * HOUR, 15)
+    later = rhythm(10) + spike(night, 15) + spike(night + 4 * HOUR, 30)
 
-    assert [b.window_start for b in replay(lasting)] == [T0 + 40 * HOUR]
-    assert [b.window_start for b in replay(later)] == [T0 + 40 * HOUR, T0 + 44 * HOUR]
-
-
-def test_no_verdict_before_the_brand_has_a_history() -> None:
-    assert replay(flat(6) + spike(5, 40)) == []
+    assert [b.window_start for b in replay(lasting)] == [night]
+    assert [b.window_start for b in replay(later)] == [night, night + 4 * HOUR]
 
 
 def test_each_brand_is_judged_against_its_own_history() -> None:
-    big = flat(72, "American", tweets=200, seed=5)  # 60 negatives an hour is its normal
-    stream = big + flat(72, "Virgin", tweets=10, seed=6) + spike(40, 40, "Virgin")
+    big = rhythm(10, "American", peak=200, seed=5)  # 140 negatives an hour is its normal
+    small = rhythm(10, "Virgin", peak=10, seed=6)
+    at = T0 + 9 * DAY + 15 * HOUR
 
-    assert [(b.brand, b.window_start) for b in replay(stream)] == [("Virgin", T0 + 40 * HOUR)]
+    found = replay(big + small + spike(at, 40, "Virgin"))
+
+    assert [(b.brand, b.window_start) for b in found] == [("Virgin", at)]
+
+
+def test_a_window_that_does_not_divide_a_day_is_refused() -> None:
+    with pytest.raises(ValueError, match="divide a day"):
+        buzz_settings(Path("."), buzz_window_seconds=7000)
 
 
 def test_brands_come_from_the_sender_else_the_first_handle_else_all() -> None:
@@ -197,32 +280,36 @@ def watch_until(
     return found
 
 
-def test_the_live_watch_finds_the_spike_the_replay_finds_and_mails_it(
+def test_the_live_watch_and_the_replay_agree_alert_for_alert_and_it_is_mailed(
     engine: Engine, tmp_path: Path
 ) -> None:
-    stream = flat(48) + spike(40, 30)
+    night = T0 + 8 * DAY + 3 * HOUR
+    stream = (
+        rhythm(9) + spike(night + timedelta(minutes=20), 15) + extra(T0 + 8 * DAY + 13 * HOUR, 5)
+    )
     store(engine, stream)
     watch = BuzzWatch(buzz_settings(tmp_path))
 
-    found = watch_until(engine, watch, T0 + 36 * HOUR, T0 + 47 * HOUR, timedelta(minutes=10))
+    found = watch_until(engine, watch, T0 + 7 * DAY, T0 + 9 * DAY, timedelta(minutes=10))
 
-    [buzz] = found
-    [replayed] = replay(stream)
-    assert (buzz.brand, buzz.window_start, buzz.baseline) == (
-        replayed.brand,
-        replayed.window_start,
-        replayed.baseline,
-    )
-    assert buzz.at <= T0 + 40 * HOUR + timedelta(minutes=30)  # a check interval after crossing
+    replayed = replay(stream)
+    assert len(replayed) >= 2
+    assert [(b.brand, b.window_start, b.reason) for b in found] == [
+        (b.brand, b.window_start, b.reason) for b in replayed
+    ]
+    for live, back in zip(found, replayed, strict=True):
+        assert live.at - back.at <= timedelta(minutes=10)  # a check interval after crossing
+        assert live.baseline.negatives == pytest.approx(back.baseline.negatives, rel=0.05)
     with engine.connect() as connection:
-        [alert] = recent_alerts(connection, 10, alerts.c.rule == BUZZ)
+        stored = recent_alerts(connection, 10, alerts.c.rule == BUZZ)
         mails = connection.execute(select(func.count()).select_from(outbox)).scalar_one()
-    assert alert.brand == "United" and alert.observed == buzz.negatives
-    assert alert.baseline == buzz.baseline.negatives
-    assert mails == 1
+    alert = stored[-1]  # the oldest: the night's
+    assert alert.brand == "United" and alert.observed == found[0].negatives
+    assert alert.baseline == found[0].baseline.negatives
+    assert mails == len(found)
     report = Path(str(alert.report_path)) / "report.txt"
     text = report.read_text()
-    assert "United" in text and "worst delay ever #stuck" in text
+    assert "United" in text and "worst delay ever #stuck" in text and "expected" in text
     assert "#stuck" in text.split("grew most")[1]
     named = {name.removeprefix("BADBUZZ_").lower() for name in re.findall(r"BADBUZZ_\w+", text)}
     assert "buzz_z" in named and named <= set(OpsSettings.model_fields)
@@ -232,51 +319,55 @@ def test_the_live_watch_finds_the_spike_the_replay_finds_and_mails_it(
 def test_a_restart_keeps_the_baseline_even_when_old_predictions_are_gone(
     engine: Engine, tmp_path: Path
 ) -> None:
-    store(engine, flat(48) + spike(40, 30))
+    night = T0 + 8 * DAY + 3 * HOUR
+    store(engine, rhythm(9) + spike(night + timedelta(minutes=20), 15))
     first = BuzzWatch(buzz_settings(tmp_path))
     ten_past = timedelta(minutes=10)  # windows close a grace period after their end
-    assert (
-        watch_until(engine, first, T0 + 20 * HOUR + ten_past, T0 + 30 * HOUR + ten_past, HOUR) == []
-    )
+    assert watch_until(engine, first, T0 + 4 * DAY + ten_past, T0 + 7 * DAY + ten_past, HOUR) == []
     with engine.connect() as connection:
         learned = load_states(connection, 3600)["United"]
-    assert len(learned.history) == 30
+    assert len(learned.history) == 7 * 24
 
-    # a new process on the same database; retention has deleted the first day meanwhile
+    # a new process on the same database; retention has deleted the first week meanwhile
     engine.dispose()
     again = connect(engine.url.render_as_string(hide_password=False))
     with again.begin() as connection:
-        connection.execute(delete(predictions).where(predictions.c.tweeted_at < T0 + 24 * HOUR))
+        connection.execute(delete(predictions).where(predictions.c.tweeted_at < T0 + 7 * DAY))
     second = BuzzWatch(buzz_settings(tmp_path))
-    found = watch_until(again, second, T0 + 31 * HOUR, T0 + 42 * HOUR, timedelta(minutes=15))
+    found = watch_until(again, second, T0 + 7 * DAY + HOUR, night + 2 * HOUR, timedelta(minutes=15))
 
-    assert [b.window_start for b in found] == [T0 + 40 * HOUR]
-    assert found[0].baseline.windows == 40  # the 30 learned before the restart, and 10 more
+    assert [b.window_start for b in found] == [night]
+    assert found[0].baseline.days == 7  # learned before the restart, from deleted predictions
     with again.connect() as connection:
-        assert load_states(connection, 3600)["United"].last_alert_window == T0 + 40 * HOUR
+        assert load_states(connection, 3600)["United"].last_alert_window == night
     # and it does not fire twice for the same buzz after another restart
     third = BuzzWatch(buzz_settings(tmp_path))
-    assert watch_until(again, third, T0 + 41 * HOUR, T0 + 43 * HOUR, timedelta(minutes=30)) == []
+    assert watch_until(again, third, night + HOUR, night + 3 * HOUR, timedelta(minutes=30)) == []
     again.dispose()
 
 
-def test_the_overview_counts_windows_per_brand_with_their_alerts(
+def test_the_overview_counts_windows_per_brand_learning_or_with_what_it_expects(
     engine: Engine, tmp_path: Path
 ) -> None:
-    store(engine, flat(48) + spike(40, 30) + flat(48, "American", tweets=5, seed=9))
+    night = T0 + 8 * DAY + 3 * HOUR
+    newcomer = rhythm(1, "American", peak=10, seed=9, start=T0 + 8 * DAY)
+    store(engine, rhythm(9) + spike(night + timedelta(minutes=20), 15) + newcomer)
     watch = BuzzWatch(buzz_settings(tmp_path))
-    now = T0 + 42 * HOUR + timedelta(minutes=5)
-    watch_until(engine, watch, T0 + 39 * HOUR, now, timedelta(minutes=30))
+    now = night + 2 * HOUR + timedelta(minutes=5)
+    watch_until(engine, watch, night - HOUR, now, timedelta(minutes=30))
 
     with engine.connect() as connection:
         overview = buzz_overview(connection, watch, now, hours=6)
         united = buzz_overview(connection, watch, now, hours=6, brand="United")
 
     assert [a.brand for a in overview.brands] == ["American", "United"]
-    windows = overview.brands[1].windows
-    assert [w.start for w in windows] == [T0 + h * HOUR for h in range(37, 43)]
-    assert windows[3].negatives >= 30 and windows[3].total >= 50
-    assert overview.brands[1].baseline is not None
+    american, watched = overview.brands
+    assert american.baseline is None and american.learning is not None
+    assert set(american.expected) == {None}
+    assert watched.learning is None and watched.baseline is not None
+    assert [w.start for w in watched.windows] == [night + h * HOUR for h in range(-3, 3)]
+    assert watched.windows[3].negatives >= 15
+    assert all(e is not None and e < 5 for e in watched.expected[:4])  # night hours: quiet
     assert [a.brand for a in overview.alerts] == ["United"]
     assert [a.brand for a in united.brands] == ["United"] and len(united.alerts) == 1
 
@@ -284,7 +375,7 @@ def test_the_overview_counts_windows_per_brand_with_their_alerts(
 def test_a_new_window_length_learns_the_baseline_again_from_the_predictions(
     engine: Engine, tmp_path: Path
 ) -> None:
-    store(engine, flat(48))
+    store(engine, rhythm(2))
     hourly = BuzzWatch(buzz_settings(tmp_path))
     hourly.check(engine, T0 + 30 * HOUR + timedelta(minutes=5), CARD, new_id)
 
@@ -295,5 +386,7 @@ def test_a_new_window_length_learns_the_baseline_again_from_the_predictions(
         [kept] = load_states(connection, 1800).values()
         assert load_states(connection, 3600) == {}
     assert kept.closed_until == T0 + 31 * HOUR
-    assert len(kept.history) == 48  # the last 48 half hours, from the stored tweets
-    assert sum(n for _, n in kept.history) == 24 * 20
+    assert len(kept.history) == 62  # every half hour since the first tweet, from the stored ones
+    assert sum(n for _, n in kept.history) == sum(
+        1 for at, _, _ in rhythm(2) if at < T0 + 31 * HOUR
+    )

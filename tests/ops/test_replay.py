@@ -86,16 +86,16 @@ class KeywordModel:
 
 
 def write_airline_file(path: Path) -> None:
-    """Three days of United and American tweets, 20 an hour each (30 % negative), and a
-    pile-up of negative tweets about United from 2015-02-18 14:10 -08:00."""
+    """Four days of United and American tweets, 20 an hour each (30 % negative), and a
+    pile-up of negative tweets about United from 2015-02-19 14:10 -08:00."""
     start = datetime(2015, 2, 16, 0, 0, tzinfo=UTC)
     rows = []
-    for minute in range(0, 72 * 60, 3):
+    for minute in range(0, 96 * 60, 3):
         at = start + timedelta(minutes=minute)
         mood = "worst" if minute % 30 in (0, 9, 18) else "great"
         rows.append([len(rows), "United", at, f"@united {mood} flight"])
         rows.append([len(rows), "", at, f"@AmericanAir {mood} flight"])  # brand from the text
-    local = datetime(2015, 2, 18, 14, 10, tzinfo=timezone(timedelta(hours=-8)))
+    local = datetime(2015, 2, 19, 14, 10, tzinfo=timezone(timedelta(hours=-8)))
     rows += [
         [len(rows) + n, "United", local + timedelta(seconds=20 * n), f"worst delay ever {n}"]
         for n in range(30)
@@ -123,9 +123,12 @@ def test_a_planted_buzz_is_found_in_its_window_and_written(tmp_path: Path) -> No
 
     [alert] = [json.loads(line) for line in (tmp_path / "out" / "alerts.jsonl").open()]
     assert alert["brand"] == "United"
-    assert alert["window_start"] == "2015-02-18T22:00:00+00:00"
-    assert alert["window_end"] == "2015-02-18T23:00:00+00:00"
-    assert alert["negatives"] >= alert["threshold"] > alert["baseline"] == 6
+    assert alert["window_start"] == "2015-02-19T22:00:00+00:00"
+    assert alert["window_end"] == "2015-02-19T23:00:00+00:00"
+    assert alert["threshold"] > alert["expected"] == 6
+    # 10 negatives of the hour's first 14 tweets: the share crosses before the volume does
+    assert alert["reason"] == "share" and alert["negatives"] == 10
+    assert alert["summary"].startswith("United: 10 negative tweets 22:00-23:00, about 6 expected")
     assert {b for b in result.windows} == {"United", "American"}
     assert (tmp_path / "out" / "chart.png").is_file()
 

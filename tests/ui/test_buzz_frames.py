@@ -18,6 +18,7 @@ def window(start: str, negatives: int, total: int) -> dict[str, Any]:
         "negatives": negatives,
         "total": total,
         "negative_share": negatives / total if total else None,
+        "expected": 2.5,
     }
 
 
@@ -28,13 +29,25 @@ BUZZ: dict[str, Any] = {
     "brands": [
         {
             "brand": "United",
-            "baseline": {"negatives": 2.0, "threshold": 9, "negative_share": 0.25, "windows": 8},
+            "baseline": {
+                "negatives": 2.0,
+                "threshold": 9,
+                "negative_share": 0.25,
+                "days": 3,
+                "dispersion": 1.5,
+            },
+            "learning": None,
             "windows": [
                 window("2026-11-22T12:00:00Z", 12, 20),
                 window("2026-11-22T10:00:00Z", 2, 8),
             ],
         },
-        {"brand": "all", "baseline": None, "windows": [window("2026-11-22T11:00:00Z", 0, 0)]},
+        {
+            "brand": "all",
+            "baseline": "learning",
+            "learning": "learning: 3 days of at least 24 tweets are needed",
+            "windows": [window("2026-11-22T11:00:00Z", 0, 0)],
+        },
     ],
     "alerts": [
         {
@@ -66,9 +79,11 @@ def test_the_summary_totals_each_brand_beside_its_usual_level() -> None:
     summary = buzz_frames.brand_summary(BUZZ).set_index("brand")
     assert summary.loc["United", "tweets"] == 28 and summary.loc["United", "negatives"] == 14
     assert summary.loc["United", "negative_share"] == 14 / 28
-    assert summary.loc["United", "usual_negatives_per_window"] == 2.0
+    assert summary.loc["United", "expected_now"] == 2.0
+    assert summary.loc["United", "watch"] == "watching"
     assert pd.isna(summary.loc["all", "negative_share"])  # no tweets: no share
-    assert pd.isna(summary.loc["all", "usual_negatives_per_window"])  # no baseline yet
+    assert summary.loc["all", "watch"] == "learning"
+    assert pd.isna(summary.loc["all", "expected_now"])  # no baseline yet
 
 
 def test_alerts_are_newest_first_with_their_window() -> None:

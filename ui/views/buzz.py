@@ -33,7 +33,10 @@ def render(client: ApiClient) -> None:
         st.info("No tweets in this period yet: the buzz shows once predictions come in.")
         return
     minutes = buzz["window_seconds"] / 60
-    st.caption(f"Negative tweets per {minutes:g}-minute window, by the tweets' own time.")
+    st.caption(
+        f"Negative tweets per {minutes:g}-minute window, by the tweets' own time; dashed: what "
+        "the watch expects at that time of day."
+    )
     brands = sorted(windows["brand"].unique())
     chosen = st.multiselect("Brands", brands, default=brands, key="buzz_brands")
     shown = windows[windows["brand"].isin(chosen)]
@@ -61,6 +64,14 @@ def _chart(windows: pd.DataFrame, alerts: pd.DataFrame) -> alt.Chart | alt.Layer
             ],
         )
     )
+    expected = (
+        alt.Chart(windows.dropna(subset=["expected"]))
+        .mark_line(strokeDash=[2, 2], opacity=0.6)
+        .encode(
+            x="start:T", y="expected:Q", color=alt.Color("brand:N"), tooltip=["brand", "expected"]
+        )
+    )
+    lines = lines + expected
     if alerts.empty:
         return lines
     marks = (
@@ -83,7 +94,7 @@ def _show_alerts(alerts: pd.DataFrame, raw: list[dict[str, Any]]) -> None:
             sent = f"sent {mail['sent_at']}" if mail["sent_at"] else "not sent yet"
             st.write(
                 f"Window {alert['window_start']} to {alert['window_end']}: "
-                f"{alert['negatives']} negatives against a usual {alert['baseline']}. "
+                f"{alert['negatives']} negatives, about {alert['baseline']:.0f} expected. "
                 f"Model version {alert['model_version']}. Mail: {sent}."
             )
             if alert.get("report_path"):
