@@ -201,6 +201,8 @@ class OpsJobs:
                 self.mailer,
                 self.settings.alert_to,
                 self.settings.outbox_max_backoff_s,
+                runner=self.lease.holder,
+                keep_lease=self.lease.acquire,
             )
 
     def flush_latency(self) -> None:
