@@ -127,7 +127,12 @@ def deliver_due(
     counts = {"sent": 0, "retry": 0, "dead": 0, "taken": 0}
     errors = 0
     for row_id in due:
-        if not keep_lease():
+        try:
+            ours = keep_lease()
+        except SQLAlchemyError as database_error:  # unsure whose it is: send nothing more
+            log.error("could not renew the outbox lease: %s", database_error)
+            break
+        if not ours:
             log.info("the outbox lease went to another process: it sends the rest")
             break
         try:

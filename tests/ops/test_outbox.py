@@ -239,6 +239,19 @@ def test_a_runner_that_lost_the_lease_sends_nothing_more(engine: Engine, smtp: S
     assert received_ids(smtp) == ["<alert-0@badbuzz>"]
 
 
+def test_a_lease_that_cannot_be_renewed_stops_the_run_quietly(
+    engine: Engine, smtp: SmtpServer
+) -> None:
+    mailer = CountingMailer(smtp)
+    mail(engine, "alert-0")
+
+    def database_gone() -> bool:
+        raise OperationalError("UPDATE leases", {}, Exception("server closed the connection"))
+
+    assert deliver(engine, mailer, keep_lease=database_gone).sent == 0
+    assert mailer.sends == []
+
+
 def test_two_runners_whose_lease_lapses_mid_batch_send_each_mail_once(
     database_url: str, smtp: SmtpServer
 ) -> None:
