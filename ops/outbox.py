@@ -202,8 +202,9 @@ def _deliver_one(
             delivered += failure.delivered
             refused += [a for a, (code, _) in failure.refused.items() if not is_temporary(code)]
             # the server refused this message itself for good (its DATA or its sender, 5xx)
-            message_refused = not failure.refused and failure.kind == "rejected"
-            message_refused = message_refused and not failure.retryable
+            message_refused = failure.kind == "rejected" and not (
+                failure.refused or failure.retryable
+            )
         else:
             delivered += pending
     left = [a for a in pending if a not in delivered + refused]
