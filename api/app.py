@@ -155,6 +155,9 @@ def buzz_response(overview: BuzzOverview) -> BuzzResponse:
                     sent_at=alert.mail_sent_at,
                     attempts=alert.mail_attempts,
                     last_error=alert.mail_error,
+                    state=alert.mail_state,
+                    delivered_to=alert.mail_delivered_to,
+                    refused_by=alert.mail_refused_by,
                 ),
             )
             for alert in overview.alerts
@@ -444,6 +447,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                         sent_at=record.mail_sent_at,
                         attempts=record.mail_attempts,
                         last_error=record.mail_error,
+                        state=record.mail_state,
+                        delivered_to=record.mail_delivered_to,
+                        refused_by=record.mail_refused_by,
                     ),
                 )
                 for record in records

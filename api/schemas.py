@@ -281,6 +281,12 @@ class MailStatus(BaseModel):
     sent_at: datetime | None
     attempts: int
     last_error: str | None
+    state: Literal["pending", "sent", "dead"] = Field(
+        description="pending: tried again later; sent: every recipient has it; dead: given up "
+        "(refused for good, 5xx, or not sent within a day): never tried again."
+    )
+    delivered_to: list[str] = Field(description="The recipients that have it.")
+    refused_by: list[str] = Field(description="The recipients that refused it for good.")
 
 
 # the rule names of ops.rules (tests/api/test_contract.py checks they agree)

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from badbuzz.settings import OpsSettings
 from ops.database import alert_feedback, alerts, as_utc, feedback, outbox, predictions
 from ops.mailer import build_message
-from ops.outbox import queue
+from ops.outbox import State, addresses, queue, state
 from ops.report import (
     AlertContext,
     ErrorRate,
@@ -195,6 +195,9 @@ class AlertRecord:
     mail_sent_at: datetime | None
     mail_attempts: int
     mail_error: str | None
+    mail_state: State
+    mail_delivered_to: list[str]  # the recipients that have it
+    mail_refused_by: list[str]  # the recipients that refused it for good
 
 
 def recent_alerts(
@@ -203,7 +206,15 @@ def recent_alerts(
     """The latest alerts (those matching `where`), newest first, with their flagged tweets
     and mail status."""
     rows = connection.execute(
-        select(alerts, outbox.c.sent_at, outbox.c.attempts, outbox.c.last_error)
+        select(
+            alerts,
+            outbox.c.sent_at,
+            outbox.c.attempts,
+            outbox.c.last_error,
+            outbox.c.dead_at,
+            outbox.c.delivered_to,
+            outbox.c.refused_by,
+        )
         .select_from(alerts.outerjoin(outbox, and_(outbox.c.alert_id == alerts.c.id)))
         .where(*where)
         .order_by(alerts.c.fired_at.desc())
@@ -235,6 +246,9 @@ def recent_alerts(
                 mail_sent_at=as_utc(row.sent_at) if row.sent_at else None,
                 mail_attempts=row.attempts or 0,
                 mail_error=row.last_error,
+                mail_state=state(row.sent_at, row.dead_at),
+                mail_delivered_to=addresses(row.delivered_to),
+                mail_refused_by=addresses(row.refused_by),
             )
         )
     return records

@@ -103,6 +103,12 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
     Column("last_error", Text, nullable=True),
+    # added by the hardened outbox (NULL in older rows: pending, nobody has it, unclaimed)
+    Column("dead_at", DateTime(timezone=True), nullable=True),  # given up: the dead letters
+    Column("delivered_to", Text, nullable=True),  # JSON list: recipients that accepted it
+    Column("refused_by", Text, nullable=True),  # JSON list: recipients that refused it for good
+    Column("claimed_by", String(200), nullable=True),  # the runner sending it now
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
 )
 latency = Table(
     "latency",
@@ -182,6 +188,7 @@ def _create_tables(engine: Engine) -> None:
 ADDED_COLUMNS = {
     "predictions": ("tweeted_at", "brand"),
     "alerts": ("brand", "baseline"),
+    "outbox": ("dead_at", "delivered_to", "refused_by", "claimed_by", "claimed_until"),
 }
 ADDED_INDEXES = {"predictions": ("ix_predictions_brand_tweeted_at", "ix_predictions_tweeted_at")}
 

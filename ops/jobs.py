@@ -9,6 +9,8 @@ interval of the flag that completed the window.
 
 Reports are rendered in a child process (started at the first one): a chart is ~100 ms of
 Python that, in a thread of the API, would hold the GIL the event loop needs for /predict.
+A render has `RENDER_TIMEOUT_S`; a child that crashed or hung is replaced by a new one, so a
+lease holder whose renderer died does not stop alerting while it keeps the lease.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -55,6 +59,11 @@ Context = TypeVar("Context", AlertContext, DigestContext, BuzzContext)
 LEASE = "ops"
 OUTBOX_INTERVAL_S = 2.0
 LATENCY_FLUSH_INTERVAL_S = 1.0
+RENDER_TIMEOUT_S = 60.0  # a report with its chart takes well under a second
+
+
+class RenderFailed(RuntimeError):
+    """The renderer process did not render: it timed out, or crashed twice."""
 
 
 class OpsJobs:
@@ -102,6 +111,7 @@ class OpsJobs:
         # both deliver, and must not send the same due message twice
         self._delivering = threading.Lock()
         self._renderer: ProcessPoolExecutor | None = None
+        self.render_timeout_s = RENDER_TIMEOUT_S
 
     def start(self) -> None:
         if self.mailer is None:
@@ -140,10 +150,49 @@ class OpsJobs:
         self.lease.release()
 
     def render(self, work: Callable[[Context], RenderedReport], context: Context) -> RenderedReport:
-        """`work(context)` in the renderer process."""
+        """`work(context)` in the renderer process, within `render_timeout_s`. A renderer
+        found broken (it crashed since the last report, or during this one) is replaced
+        and the report tried once more; one that hangs is killed, and `RenderFailed` lets
+        the rule fire again at its next check, with a new renderer."""
+        try:
+            return self._render_once(work, context)
+        except BrokenProcessPool as error:
+            log.error("the report renderer process died (%s): starting a new one", error)
+            self._discard_renderer()
+        try:
+            return self._render_once(work, context)
+        except BrokenProcessPool as error:
+            self._discard_renderer()
+            raise RenderFailed("the report renderer died twice in a row") from error
+
+    def _render_once(
+        self, work: Callable[[Context], RenderedReport], context: Context
+    ) -> RenderedReport:
         if self._renderer is None:
-            self._renderer = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return self._renderer.submit(work, context).result()
+            spawn = multiprocessing.get_context("spawn")
+            self._renderer = ProcessPoolExecutor(1, mp_context=spawn)
+        future = self._renderer.submit(work, context)
+        try:
+            return future.result(timeout=self.render_timeout_s)
+        except FutureTimeout as error:
+            log.error(
+                "a report took longer than %g s to render: its process is killed",
+                self.render_timeout_s,
+            )
+            self._discard_renderer()
+            raise RenderFailed(
+                f"the report did not render within {self.render_timeout_s:g} s"
+            ) from error
+
+    def _discard_renderer(self) -> None:
+        """Kill the renderer's process (it may hang) and forget the pool."""
+        pool, self._renderer = self._renderer, None
+        if pool is None:
+            return
+        # Python 3.14 has pool.kill_workers(); before it, the processes are only here
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def nudge(self) -> None:
         """Evaluate the rules now (a wrong verdict just arrived)."""
@@ -201,6 +250,8 @@ class OpsJobs:
                 self.mailer,
                 self.settings.alert_to,
                 self.settings.outbox_max_backoff_s,
+                runner=self.lease.holder,
+                keep_lease=self.lease.acquire,
             )
 
     def flush_latency(self) -> None:

@@ -11,9 +11,10 @@ import logging
 import smtplib
 import socket
 import ssl
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 from typing import TYPE_CHECKING, Literal
 
 from badbuzz.errors import UserError
@@ -32,12 +33,24 @@ Stage = Literal["connect", "starttls", "login", "send"]
 
 class MailError(UserError):
     """A message was not sent: `kind` says what failed; `retryable` whether the same message
-    may go through later unchanged (the server was unreachable or refused it for now, 4xx)."""
+    may go through later unchanged (the server was unreachable or refused it for now, 4xx).
 
-    def __init__(self, message: str, kind: MailFailure, retryable: bool) -> None:
+    When the server refused recipients, `refused` holds each one's reply (code, text) and
+    `delivered` the envelope recipients that took the message all the same."""
+
+    def __init__(
+        self,
+        message: str,
+        kind: MailFailure,
+        retryable: bool,
+        refused: Mapping[str, tuple[int, str]] | None = None,
+        delivered: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.kind: MailFailure = kind
         self.retryable = retryable
+        self.refused: dict[str, tuple[int, str]] = dict(refused or {})
+        self.delivered: tuple[str, ...] = tuple(delivered)
 
 
 def build_message(rendered: RenderedReport, settings: OpsSettings, message_id: str) -> EmailMessage:
@@ -93,10 +106,13 @@ class Mailer:
         """Where mail goes, e.g. "smtp.example.org:587 (starttls)"."""
         return f"{self.host}:{self.port} ({self.security})"
 
-    def send(self, message: EmailMessage) -> None:
-        """Hand `message` to the server (envelope from its From, to its To/Cc/Bcc); returns
-        once the server accepted it for every recipient, else raises `MailError`."""
-        if not any(message.get_all(field) for field in ("To", "Cc", "Bcc")):
+    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
+        """Hand `message` to the server (envelope from its From, to `recipients`, else its
+        To/Cc/Bcc); returns once the server accepted it for every recipient, else raises
+        `MailError` (whose `delivered` names those that took it when only some refused)."""
+        if recipients is None:
+            recipients = envelope_recipients(message)
+        if not recipients:
             raise MailError(
                 "the message has no recipient: set BADBUZZ_ALERT_TO (comma-separated)",
                 "rejected",
@@ -104,13 +120,15 @@ class Mailer:
             )
         smtp = self._open()
         try:
-            refused = smtp.send_message(message)
+            refused = smtp.send_message(message, to_addrs=list(recipients))
         except (smtplib.SMTPException, OSError) as error:
             raise self._explain(error, "send") from error
         finally:
             self._close(smtp)
         if refused:  # some recipients took it, these did not
-            raise self._recipients_refused(refused, partly=True)
+            partly = self._recipients_refused(refused, partly=True)
+            partly.delivered = tuple(r for r in recipients if r not in refused)
+            raise partly
 
     def handshake(self) -> None:
         """Connect, STARTTLS and log in as the settings say, then quit: no mail is sent
@@ -307,7 +325,17 @@ class Mailer:
             "BADBUZZ_ALERT_TO",
             "rejected",
             retryable=all(is_temporary(code) for code, _ in refused.values()),
+            refused={
+                address: (code, reply(code, text)) for address, (code, text) in refused.items()
+            },
         )
+
+
+def envelope_recipients(message: EmailMessage) -> list[str]:
+    """The bare addresses of the message's To, Cc and Bcc, each once, in order."""
+    fields = [str(value) for name in ("To", "Cc", "Bcc") for value in message.get_all(name, [])]
+    addresses = [address for _, address in getaddresses(fields) if address]
+    return list(dict.fromkeys(addresses))
 
 
 def reply(code: int, text: bytes | str) -> str:

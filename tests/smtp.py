@@ -6,9 +6,9 @@
 
 It keeps every message it accepts (`received`), can be stopped and started again on the same
 port to play an outage, and can require STARTTLS, serve SSL from the first byte, require a
-login, or refuse given recipients. TLS uses a certificate for 127.0.0.1 and localhost from
-a throwaway CA (trustme): trust it with `client_ssl_context()` in process, or with
-`ca_file` as SSL_CERT_FILE in a child process (`env()` sets it).
+login, or refuse given recipients or every message. TLS uses a certificate for 127.0.0.1
+and localhost from a throwaway CA (trustme): trust it with `client_ssl_context()` in
+process, or with `ca_file` as SSL_CERT_FILE in a child process (`env()` sets it).
 
 No pytest here: other tests and benchmarks import it as they import `tests.processes`.
 """
@@ -57,6 +57,8 @@ class SmtpServer:
       LOGIN, offered even without TLS: loopback only).
     - `refuse`: recipient address -> SMTP reply ("550 5.1.1 no such user", "452 4.2.2
       mailbox full"); a plain dict, change it while the server runs.
+    - `refuse_data`: when set, the reply to every message's DATA ("554 5.6.0 message
+      rejected"): the message is refused, whoever it is for.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class SmtpServer:
         user: str | None = None,
         password: str | None = None,
         refuse: Mapping[str, str] | None = None,
+        refuse_data: str | None = None,
     ) -> None:
         self.host = HOST
         self.port = port or free_port()
@@ -74,6 +77,7 @@ class SmtpServer:
         self.user = user
         self.password = password
         self.refuse = dict(refuse or {})
+        self.refuse_data = refuse_data
         self.received: list[Received] = []
         self._arrived = threading.Condition()
         self._controller: Controller | None = None
@@ -208,7 +212,8 @@ class SmtpServer:
 
 
 class _Handler:
-    """aiosmtpd's hooks: the login rule, refused recipients, the accepted message."""
+    """aiosmtpd's hooks: the login rule, refused recipients and messages, the accepted
+    message."""
 
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
@@ -232,5 +237,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.server.refuse_data is not None:
+            return self.server.refuse_data
         self.server._keep(envelope, time.monotonic())
         return "250 2.0.0 Message accepted for delivery"

@@ -444,3 +444,14 @@ def test_alerts_list_every_rule_the_jobs_can_record() -> None:
 
     recorded = {rules.ERROR_WINDOW, rules.LATENCY, rules.DRIFT, rules.BUZZ}
     assert set(get_args(AlertRule)) == recorded
+
+
+def test_mail_states_are_the_outbox_states() -> None:
+    """A state the outbox records but the schema lacks would make /alerts a 500."""
+    from typing import get_args
+
+    from api.schemas import MailStatus
+    from ops.outbox import State
+
+    assert MailStatus.model_fields["state"].annotation is not None
+    assert set(get_args(MailStatus.model_fields["state"].annotation)) == set(get_args(State))

@@ -108,6 +108,8 @@ def test_three_wrong_within_the_window_send_one_mail_naming_them(
     assert alert["rule"] == "error_window" and alert["observed"] == 3
     assert [t["text"] for t in alert["flagged"]] == TWEETS[:3]
     assert alert["mail"]["sent_at"] is not None
+    assert alert["mail"]["state"] == "sent"
+    assert alert["mail"]["delivered_to"] == ["oncall@airline.example"]
     folder = Path(str(alert["report_path"]))
     assert {"report.txt", "report.html"} <= {p.name for p in folder.iterdir()}
     no_more_mail(smtp, 1)
@@ -162,6 +164,29 @@ def test_a_mail_kept_while_smtp_is_down_is_sent_once_it_is_back(
     smtp.wait_for(1, MAIL_WAIT_S)
     no_more_mail(smtp, 1)
     assert alerts_of(api)[0]["mail"]["sent_at"] is not None
+
+
+def test_a_recipient_refused_for_good_gets_no_retry_and_alerts_show_the_dead_letter(
+    bundle: Path, smtp: SmtpServer, serve: Serve
+) -> None:
+    """Issue 19: with one recipient refused with a 550, the other got six copies a minute."""
+    smtp.refuse["gone@airline.example"] = "550 5.1.1 no such user"
+    to = "oncall@airline.example,gone@airline.example"
+    api = serve(alert_settings(bundle, smtp, BADBUZZ_ALERT_TO=to))
+    for text in TWEETS[:3]:
+        flag_wrong(api, text)
+    [received] = smtp.wait_for(1, MAIL_WAIT_S)
+    assert received.recipients == ["oncall@airline.example"]
+    deadline = time.monotonic() + 5  # the server answered: the outcome is committed next
+    while (mail := alerts_of(api)[0]["mail"])["state"] != "dead":
+        assert time.monotonic() < deadline, mail
+        time.sleep(0.1)
+    assert mail["attempts"] == 1 and mail["sent_at"] is None
+    assert mail["delivered_to"] == ["oncall@airline.example"]
+    assert mail["refused_by"] == ["gone@airline.example"]
+    assert "550 5.1.1 no such user" in str(mail["last_error"])
+    no_more_mail(smtp, 1)  # backoff is 1 s here: a retry would have come by now
+    assert alerts_of(api)[0]["mail"]["attempts"] == 1
 
 
 def test_a_kill_between_the_second_and_third_flag_loses_nothing(

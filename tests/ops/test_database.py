@@ -1,5 +1,6 @@
 """Two API workers start at once on a new database: both create the tables, neither fails;
-and a database created before the bad-buzz watch gets its new columns, rows kept."""
+and a database created before the bad-buzz watch and the hardened outbox gets its new
+columns, rows kept."""
 
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ OLD_TABLES = [
     report_path TEXT)""",
     """INSERT INTO predictions VALUES ('old', 'from before', 'negative', 0.2,
     'tweet-sentiment', '1', '2024-01-01 00:00:00')""",
+    # the outbox before dead letters, per-recipient results and claims
+    """CREATE TABLE outbox (id VARCHAR(36) PRIMARY KEY, message_id VARCHAR(200) NOT NULL UNIQUE,
+    alert_id VARCHAR(36), subject TEXT NOT NULL, message BYTEA NOT NULL,
+    created_at TIMESTAMP NOT NULL, sent_at TIMESTAMP, attempts INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL, last_error TEXT)""",
 ]
 
 
@@ -84,6 +90,9 @@ def test_a_database_from_before_the_buzz_watch_gets_its_columns_and_keeps_its_ro
     columns = {c["name"] for c in inspect(engines[1]).get_columns("predictions")}
     assert {"tweeted_at", "brand"} <= columns
     assert {"brand", "baseline"} <= {c["name"] for c in inspect(engines[1]).get_columns("alerts")}
+    assert {"dead_at", "delivered_to", "refused_by", "claimed_by", "claimed_until"} <= {
+        c["name"] for c in inspect(engines[1]).get_columns("outbox")
+    }
     indexes = {i["name"] for i in inspect(engines[1]).get_indexes("predictions")}
     assert "ix_predictions_brand_tweeted_at" in indexes
     with engines[1].connect() as connection:

@@ -1,10 +1,14 @@
 """The daily digest and the retention clean-up, run by the jobs against a real SQLite file:
-the digest is stored once a day whoever builds it, and old predictions go."""
+the digest is stored once a day whoever builds it, and old predictions go. And the report
+renderer's process: replaced when it crashed, killed when it hangs."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
@@ -18,9 +22,10 @@ from sqlalchemy.engine import Engine
 from badbuzz.settings import OpsSettings
 from ops.database import connect, feedback, new_id, outbox, predictions, utcnow
 from ops.digest import record_digest
-from ops.jobs import OpsJobs
+from ops.jobs import OpsJobs, RenderFailed
 from ops.latency import LatencyRecorder
 from ops.outbox import queue
+from ops.report import RenderedReport
 
 CARD = {"name": "tweet-sentiment", "version": "7", "model_family": "logreg"}
 
@@ -133,3 +138,66 @@ def test_two_deliveries_at_once_in_one_process_send_a_message_once(tmp_path: Pat
         server.wait_for(1)
         time.sleep(0.5)
         assert [str(r.message["Subject"]) for r in server.received] == ["one alert"]
+
+
+# --- the renderer process: these run in it (spawned: they are imported by name) ---------
+
+
+def renderer_pid(context: str) -> RenderedReport:
+    return RenderedReport(subject=f"{context} {os.getpid()}", text="", html="", chart_png=None)
+
+
+def crash(context: str) -> RenderedReport:
+    os._exit(3)  # what a segfault in a chart library or the OOM killer leaves
+
+
+def hang(context: str) -> RenderedReport:
+    time.sleep(600)
+    raise AssertionError("the renderer was not killed")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def jobs(engine: Engine, settings: OpsSettings) -> Iterator[OpsJobs]:
+    jobs = OpsJobs(settings, engine, lambda: CARD, LatencyRecorder("test"))
+    yield jobs
+    jobs._discard_renderer()  # the scheduler was never started: stop() is not for this
+
+
+def render_pid(jobs: OpsJobs, label: str) -> int:
+    subject = jobs.render(renderer_pid, label).subject  # type: ignore[arg-type]
+    assert subject.startswith(f"{label} ")
+    return int(subject.split()[-1])
+
+
+def test_a_renderer_that_crashed_is_replaced_and_alerting_goes_on(jobs: OpsJobs) -> None:
+    first = render_pid(jobs, "first")
+    assert render_pid(jobs, "second") == first  # one process, kept between reports
+    os.kill(first, signal.SIGKILL)  # dies between two reports
+    replaced = render_pid(jobs, "after the kill")
+    assert replaced != first
+    with pytest.raises(RenderFailed, match="died twice"):
+        jobs.render(crash, "a report that kills its renderer")  # type: ignore[arg-type]
+    assert render_pid(jobs, "after the crash") not in (first, replaced)
+
+
+def test_a_render_that_hangs_times_out_and_its_process_is_killed(jobs: OpsJobs) -> None:
+    hung = render_pid(jobs, "warm")  # the first render starts the process: not timed here
+    jobs.render_timeout_s = 1.0
+    started = time.monotonic()
+    with pytest.raises(RenderFailed, match="within 1 s"):
+        jobs.render(hang, "a report that never ends")  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 5
+    while alive(hung):
+        assert time.monotonic() < deadline, f"the hung renderer {hung} still runs"
+        time.sleep(0.1)
+    jobs.render_timeout_s = 60.0
+    assert render_pid(jobs, "next") != hung

@@ -268,6 +268,18 @@ def test_one_refused_recipient_fails_the_send_but_the_others_get_it() -> None:
     assert error.kind == "rejected"
     assert "oncall@example.org" in str(error)
     assert received.recipients == ["owner@example.org"]
+    # per recipient, for the outbox: who has it, who refused it and how
+    assert error.delivered == ("owner@example.org",)
+    assert error.refused == {"oncall@example.org": (550, "550 5.1.1 no such user")}
+
+
+def test_given_recipients_are_the_envelope_and_the_headers_stay(plain: SmtpServer) -> None:
+    settings = settings_for(plain)
+    message = build_message(report(), settings, MESSAGE_ID)
+    Mailer(settings).send(message, ["oncall@example.org"])
+    [received] = plain.wait_for(1)
+    assert received.recipients == ["oncall@example.org"]
+    assert received.message["To"] == "owner@example.org, oncall@example.org"
 
 
 def test_the_server_can_go_down_and_come_back_on_the_same_port(plain: SmtpServer) -> None:

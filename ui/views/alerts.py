@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -20,21 +22,37 @@ def render(client: ApiClient) -> None:
         return
     st.write(f"{len(alerts)} recent alerts, the newest first.")
     for alert in alerts:
-        with st.expander(f"{alert['fired_at']}: {alert['summary']}", expanded=False):
-            mail = alert["mail"]
-            if mail["sent_at"]:
-                sent = f"sent {mail['sent_at']}"
-            elif mail["last_error"]:
-                sent = f"not sent after {mail['attempts']} tries ({mail['last_error']})"
-            else:
-                sent = "not sent yet"
+        mail = alert["mail"]
+        # a dead letter shows on the closed expander: nobody will be mailed about it
+        dead = " (mail not delivered)" if mail.get("state") == "dead" else ""
+        with st.expander(f"{alert['fired_at']}: {alert['summary']}{dead}", expanded=False):
             st.write(
                 f"Rule **{alert['rule']}**, observed {alert['observed']:g} against a threshold "
                 f"of {alert['threshold']:g}, model version {alert['model_version']}. "
-                f"Mail: {sent}."
+                f"Mail: {mail_status(mail)}."
             )
             if alert["flagged"]:
                 st.dataframe(pd.DataFrame(alert["flagged"]), hide_index=True)
             st.text(alert["report_text"])
             if alert.get("report_path"):
                 st.caption(f"Report folder on the API's machine: {alert['report_path']}")
+
+
+def mail_status(mail: dict[str, Any]) -> str:
+    """The mail's delivery state in words (`GET /alerts`' `mail`)."""
+    tries = f"{mail['attempts']} {'try' if mail['attempts'] == 1 else 'tries'}"
+    delivered = ", ".join(mail.get("delivered_to") or [])
+    refused = ", ".join(mail.get("refused_by") or [])
+    if mail.get("state") == "dead":
+        words = f"**not delivered, given up** after {tries} ({mail['last_error']})"
+        if refused:
+            words += f"; refused for good by {refused}"
+        if delivered:
+            words += f"; {delivered} got it"
+        return words
+    if mail["sent_at"]:
+        return f"sent {mail['sent_at']}"
+    if mail["last_error"]:
+        words = f"not sent after {tries}, tried again later ({mail['last_error']})"
+        return words + (f"; {delivered} got it already" if delivered else "")
+    return "not sent yet"
