@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.views.alerts import mail_status
+from ui.mail_words import mail_status
 
 
 def mail(**fields: Any) -> dict[str, Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from ui.client import ApiClient, ApiError
+from ui.mail_words import mail_status
 
 
 def render(client: ApiClient) -> None:
@@ -36,23 +35,3 @@ def render(client: ApiClient) -> None:
             st.text(alert["report_text"])
             if alert.get("report_path"):
                 st.caption(f"Report folder on the API's machine: {alert['report_path']}")
-
-
-def mail_status(mail: dict[str, Any]) -> str:
-    """The mail's delivery state in words (`GET /alerts`' `mail`)."""
-    tries = f"{mail['attempts']} {'try' if mail['attempts'] == 1 else 'tries'}"
-    delivered = ", ".join(mail.get("delivered_to") or [])
-    refused = ", ".join(mail.get("refused_by") or [])
-    if mail.get("state") == "dead":
-        words = f"**not delivered, given up** after {tries} ({mail['last_error']})"
-        if refused:
-            words += f"; refused for good by {refused}"
-        if delivered:
-            words += f"; {delivered} got it"
-        return words
-    if mail["sent_at"]:
-        return f"sent {mail['sent_at']}"
-    if mail["last_error"]:
-        words = f"not sent after {tries}, tried again later ({mail['last_error']})"
-        return words + (f"; {delivered} got it already" if delivered else "")
-    return "not sent yet"

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ui import buzz_frames
 from ui.client import ApiClient, ApiError
+from ui.mail_words import mail_status
 
 HOURS = {"last 24 hours": 24, "last 48 hours": 48, "last 7 days": 168}
 
@@ -91,11 +92,10 @@ def _show_alerts(alerts: pd.DataFrame, raw: list[dict[str, Any]]) -> None:
     for alert in raw:
         with st.expander(f"{alert['brand']}: {alert['summary']}"):
             mail = alert["mail"]
-            sent = f"sent {mail['sent_at']}" if mail["sent_at"] else "not sent yet"
             st.write(
                 f"Window {alert['window_start']} to {alert['window_end']}: "
                 f"{alert['negatives']} negatives, about {alert['baseline']:.0f} expected. "
-                f"Model version {alert['model_version']}. Mail: {sent}."
+                f"Model version {alert['model_version']}. Mail: {mail_status(mail)}."
             )
             if alert.get("report_path"):
                 st.caption(f"Report folder on the API's machine: {alert['report_path']}")
