@@ -11,6 +11,7 @@ a message that says what to install.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -164,6 +165,35 @@ def test_serves_a_bundle_like_training_scores_it(
     assert served_p == pytest.approx(list(trained), abs=1e-6)
     maps = Path(f"/proc/{served.server.process.pid}/maps").read_text()
     assert not [name for name in TRAINING_ONLY if f"/site-packages/{name}/" in maps]
+
+
+LOAD_AND_SCORE = """
+import json, sys
+from pathlib import Path
+from badbuzz.bundle.model import ModelBundle
+texts = json.loads(sys.argv[1])
+scores = {d: ModelBundle.load(Path(d)).predict_proba(texts).tolist() for d in sys.argv[2:]}
+print(json.dumps(scores))
+"""
+
+
+def test_every_family_the_demo_registers_scores_in_the_full_install(
+    venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make demo` promotes whichever family wins: each one's bundle must load in the image."""
+    if venv.name.startswith("api-tflite"):
+        pytest.skip("the TFLite-only install serves no scikit-learn bundle")
+    from tests.bundles import demo_families, write_family_bundle
+
+    root = tmp_path_factory.mktemp("families")
+    bundles = {family: write_family_bundle(root / family, family) for family in demo_families()}
+    directories = [str(bundle) for bundle in bundles.values()]
+    loaded = run_in(venv, "python", "-c", LOAD_AND_SCORE, json.dumps(TWEETS), *directories)
+    assert loaded.returncode == 0, loaded.stderr
+    scores = json.loads(loaded.stdout)
+    for family, bundle in bundles.items():
+        trained = ModelBundle.load(bundle).predict_proba(TWEETS)
+        assert scores[str(bundle)] == pytest.approx(list(trained), abs=1e-9), family
 
 
 def test_the_tflite_install_says_what_a_scikit_learn_bundle_needs(
