@@ -39,3 +39,11 @@ class ParityError(UserError, RuntimeError):
     def __init__(self, message: str, difference: float = float("nan")) -> None:
         super().__init__(message)
         self.difference = difference
+
+
+class RowCountError(UserError, RuntimeError):
+    """Scoring an archive wrote a different number of rows than it read: the output is
+    incomplete, so it is kept aside, never where it was asked for. Exit code 1: the file and
+    options were accepted, the scoring went wrong."""
+
+    exit_code = 1

@@ -20,7 +20,13 @@ app = typer.Typer()
 
 @app.command("score")
 def score(
-    file: Annotated[Path, typer.Argument(help="A CSV of tweets with a header row (UTF-8).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV of tweets with a header row (UTF-8, with or without a BOM); a quoted "
+            'field may hold commas, line breaks and quotes (doubled: "").'
+        ),
+    ],
     out: Annotated[
         Path,
         typer.Option(help="Where the scored CSV goes (with --engine spark: a folder of parts)."),
@@ -38,7 +44,9 @@ def score(
         int, typer.Option(min=1, help="Tweets read and scored at a time (--engine local).")
     ] = 10_000,
 ) -> None:
-    """Add `label` and `probability_positive` to every row of FILE; says how fast it went."""
+    """Add `label` and `probability_positive` to every row of FILE; says how fast it went.
+    Every row read is written, with all its columns (ids included) as they were: the output
+    is read back and its rows counted, and a count that differs is an error (exit 1)."""
     from badbuzz.registry import configure_tracking
     from badbuzz.settings import TrainingSettings
 
@@ -54,7 +62,8 @@ def score(
         run = _score_here(model_uri, file, out, text_column, chunk_rows, settings)
     console.print(
         f"Scored {run.tweets:,} tweets in {run.seconds:.1f} s ({run.tweets_per_s:,.0f} "
-        f"tweets/s) with {model_uri}; written to {run.out}"
+        f"tweets/s) with {model_uri}; written to {run.out}: {run.tweets:,} rows, as many as "
+        "read"
     )
 
 
@@ -91,8 +100,11 @@ def _score_here(
 
 
 def _count_rows(file: Path) -> int | None:
-    """Lines after the header: the progress bar's total (a multi-line tweet makes it high)."""
-    if not file.is_file():
+    """The rows after the header, as the scoring reads them (a quoted line break is no new
+    row): the progress bar's total. None where the file cannot be read: scoring says why."""
+    from training.scoring.archive import count_rows
+
+    try:
+        return count_rows(file)
+    except (OSError, ValueError, UnicodeDecodeError):  # pandas' parser errors are ValueErrors
         return None
-    with file.open("rb") as lines:
-        return max(sum(1 for _ in lines) - 1, 0)

@@ -2,13 +2,17 @@
 extra `compose/api.Dockerfile` uses (`serving_venv`) runs `badbuzz` and serves real bundles,
 and neither TensorFlow, torch nor pandas is installed in it, let alone imported.
 
-Two installs: `api` (every bundle kind) serves a TFLite bundle and a scikit-learn bundle;
+Two installs: `api` (every bundle kind) serves a TFLite bundle and scikit-learn bundles
+(TF-IDF + logistic regression; the demo's champion kind, a linear SVM with VADER features
+beside its n-grams; the TextBlob lexicon), whose pickles name no class of `training`;
 `api-tflite` (the N100 image) serves the TFLite bundle and refuses the scikit-learn one with
 a message that says what to install.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ from tests.processes import Server, free_port
 pytestmark = pytest.mark.integration
 
 TRAINING_ONLY = ("training", "pandas", "tensorflow", "keras", "torch", "transformers", "gensim")
+SKLEARN_KINDS = ("sklearn", "svm_vader", "textblob")
 TWEETS = [
     "@united lost my bag again, worst airline ever",
     "thank you for the upgrade, amazing crew!",
@@ -34,8 +39,9 @@ TWEETS = [
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A scikit-learn bundle and a TFLite bundle, trained here on real tweets."""
+    """scikit-learn bundles and a TFLite bundle, trained here on real tweets."""
     from badbuzz.text import NormalizationConfig, normalize_many
+    from tests.bundles import write_family_bundle
     from training.classical.pipelines import MODELS, build_pipeline
     from training.export.sklearn_bundle import write_sklearn_bundle
     from training.export.tflite import export_tflite, write_tflite_bundle
@@ -58,6 +64,8 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             0.5,
             meta,
         ),
+        "svm_vader": write_family_bundle(root / "svm", "svm", tweets=2_000),
+        "textblob": write_family_bundle(root / "textblob", "textblob"),
     }
 
 
@@ -109,6 +117,7 @@ def run_in(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
         cwd="/",  # nothing of the repo on the path
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
 
 
@@ -139,16 +148,16 @@ def test_a_command_of_another_role_says_which_extra_it_needs(
     assert f"install badbuzz[{extra}]" in result.stderr.splitlines()[-1]
 
 
-@pytest.mark.parametrize("kind", ["tflite", "sklearn"])
+@pytest.mark.parametrize("kind", ["tflite", *SKLEARN_KINDS])
 def test_serves_a_bundle_like_training_scores_it(
     venv: Path, bundles: dict[str, Path], serve: Callable[[Path | None], Served], kind: str
 ) -> None:
-    if kind == "sklearn" and venv.name.startswith("api-tflite"):
+    if kind in SKLEARN_KINDS and venv.name.startswith("api-tflite"):
         pytest.skip("the TFLite-only install refuses scikit-learn bundles (next test)")
     served = serve(bundles[kind])
     assert served.get("/health/ready").status_code == 200, served.server.logs()
     card = served.get("/model").json()
-    assert card["runtime"] == {"tflite": "ai_edge_litert", "sklearn": "sklearn"}[kind]
+    assert card["runtime"] == ("sklearn" if kind in SKLEARN_KINDS else "ai_edge_litert")
     answer = httpx.post(served.server.url + "/predict/batch", json={"texts": TWEETS}, timeout=30)
     assert answer.status_code == 200, answer.text
     served_p = [p["probability_positive"] for p in answer.json()["predictions"]]
@@ -156,6 +165,35 @@ def test_serves_a_bundle_like_training_scores_it(
     assert served_p == pytest.approx(list(trained), abs=1e-6)
     maps = Path(f"/proc/{served.server.process.pid}/maps").read_text()
     assert not [name for name in TRAINING_ONLY if f"/site-packages/{name}/" in maps]
+
+
+LOAD_AND_SCORE = """
+import json, sys
+from pathlib import Path
+from badbuzz.bundle.model import ModelBundle
+texts = json.loads(sys.argv[1])
+scores = {d: ModelBundle.load(Path(d)).predict_proba(texts).tolist() for d in sys.argv[2:]}
+print(json.dumps(scores))
+"""
+
+
+def test_every_family_the_demo_registers_scores_in_the_full_install(
+    venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make demo` promotes whichever family wins: each one's bundle must load in the image."""
+    if venv.name.startswith("api-tflite"):
+        pytest.skip("the TFLite-only install serves no scikit-learn bundle")
+    from tests.bundles import demo_families, write_family_bundle
+
+    root = tmp_path_factory.mktemp("families")
+    bundles = {family: write_family_bundle(root / family, family) for family in demo_families()}
+    directories = [str(bundle) for bundle in bundles.values()]
+    loaded = run_in(venv, "python", "-c", LOAD_AND_SCORE, json.dumps(TWEETS), *directories)
+    assert loaded.returncode == 0, loaded.stderr
+    scores = json.loads(loaded.stdout)
+    for family, bundle in bundles.items():
+        trained = ModelBundle.load(bundle).predict_proba(TWEETS)
+        assert scores[str(bundle)] == pytest.approx(list(trained), abs=1e-9), family
 
 
 def test_the_tflite_install_says_what_a_scikit_learn_bundle_needs(

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.api.support import start_api
+from tests.archives import AWKWARD_TWEETS, write_awkward_archive
 from training.data.sentiment140 import read_sentiment140
 
 from .support import Cli
@@ -19,6 +20,13 @@ pytestmark = pytest.mark.integration
 
 TWEETS = 3_000
 MODEL_URI = "models:/tweet-sentiment/1"
+SPARK = ["--engine", "spark", "--master", "local[2]"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _java() -> None:
+    if shutil.which("java") is None:
+        pytest.fail("Spark needs a JVM: install Java 17+ (Debian: openjdk-17-jre-headless)")
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +87,9 @@ def test_scoring_here_gives_the_apis_scores(
 def test_scoring_on_local_spark_gives_the_apis_scores(
     registered: Cli, archive: Path, api_scores: list[float], tmp_path: Path
 ) -> None:
-    if shutil.which("java") is None:
-        pytest.fail("Spark needs a JVM: install Java 17+ (Debian: openjdk-17-jre-headless)")
     out = tmp_path / "scored-spark"
     result = registered(
-        "score", str(archive), "--out", str(out), "--model-uri", MODEL_URI,
-        "--engine", "spark", "--master", "local[2]",
+        "score", str(archive), "--out", str(out), "--model-uri", MODEL_URI, *SPARK
     )  # fmt: skip
     assert result.returncode == 0, registered.explain(result)
     assert f"Scored {TWEETS:,} tweets" in result.stdout
@@ -94,6 +99,34 @@ def test_scoring_on_local_spark_gives_the_apis_scores(
     original = pd.read_csv(archive, dtype={"text": str}, keep_default_na=False)
     spark_scores = [by_id[tweet_id] for tweet_id in original["tweet_id"]]
     assert spark_scores == pytest.approx(api_scores, abs=1e-6)
+
+
+def test_both_engines_keep_every_row_and_its_id(registered: Cli, tmp_path: Path) -> None:
+    """Tweets with line breaks, quotes, commas and a BOM: the same rows out of both engines,
+    in the input's order, with the same ids, texts and scores."""
+    copies = 40
+    archive = write_awkward_archive(tmp_path / "awkward.csv", "\r\n", copies)
+    rows = copies * len(AWKWARD_TWEETS)
+    here, on_spark = tmp_path / "here.csv", tmp_path / "on-spark"
+    for out, engine in ((here, ["--engine", "local"]), (on_spark, SPARK)):
+        result = registered(
+            "score", str(archive), "--out", str(out), "--model-uri", MODEL_URI, *engine
+        )  # fmt: skip
+        assert result.returncode == 0, registered.explain(result)
+        said = " ".join(result.stdout.split())  # rich wraps long lines
+        assert f"Scored {rows:,} tweets" in said and f"{rows:,} rows, as many as read" in said
+    original = pd.read_csv(archive, dtype=str, keep_default_na=False)
+    local = pd.read_csv(here, dtype=str, keep_default_na=False)
+    parts = sorted(on_spark.glob("part-*.csv"))
+    spark = pd.concat(pd.read_csv(part, dtype=str, keep_default_na=False) for part in parts)
+    assert len(original) == rows
+    columns = ["tweet_id", "text", "brand"]
+    assert local[columns].values.tolist() == original[columns].values.tolist()
+    assert spark[columns].values.tolist() == original[columns].values.tolist()
+    assert spark["label"].tolist() == local["label"].tolist()
+    assert spark["probability_positive"].astype(float).tolist() == pytest.approx(
+        local["probability_positive"].astype(float).tolist(), abs=1e-9
+    )
 
 
 def test_a_missing_column_names_the_header(registered: Cli, archive: Path, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Pipelines score *normalised* text (see `badbuzz.text`): normalisation runs
 once per dataset, outside the pipeline, and again at serving from the
-bundle's settings, so the pickled pipeline holds only library classes.
+bundle's settings, so the pickled pipeline holds only library classes and the core's
+lexicon estimators (`badbuzz.bundle.runtimes.sklearn_lexicon`): the serving image has no
+`training/` to unpickle a class from.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from badbuzz.bundle.runtimes.sklearn_lexicon import LexiconClassifier, VaderFeatures
 from badbuzz.text import RAW_TEXT, NormalizationConfig
-from training.classical.lexicon import LexiconClassifier, VaderFeatures
 
 Vectorizer = Literal["bow", "tfidf"]
 

@@ -1,6 +1,14 @@
 """Scoring a large archive of tweets on this box: a CSV with a header read in chunks, each
 chunk scored through the bundle's batch path, the scores appended to the output CSV, so
-memory stays flat whatever the archive's size."""
+memory stays flat whatever the archive's size.
+
+The CSV dialect is the one every engine reads and writes (Spark's options in
+`training.scoring.spark` match it): comma-separated, UTF-8 with or without a BOM, fields
+quoted with `"` and a quote inside doubled, line breaks kept inside quoted fields, every
+field a string (ids keep their leading zeros and all their digits), an empty field an empty
+string. Every row read is a row written: the output is read back and its rows counted before
+it takes its name.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from badbuzz.bundle.model import ModelBundle
-from badbuzz.errors import DataError
+from badbuzz.errors import DataError, RowCountError
 
 SCORE_COLUMNS = ["label", "probability_positive"]
 
 
 @dataclass(frozen=True)
 class ScoringRun:
-    tweets: int
+    tweets: int  # rows read, and as many written
     seconds: float
     out: Path
 
@@ -58,7 +66,8 @@ def score_archive(
     chunk_rows: int = 10_000,
     on_progress: Callable[[int], None] | None = None,
 ) -> ScoringRun:
-    """Write `out`: every row of `path` with `label` and `probability_positive` added."""
+    """Write `out`: every row of `path` with `label` and `probability_positive` added, in
+    the input's order; `RowCountError` if `out` would not hold as many rows as were read."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")  # `out` appears only when complete
     start = time.perf_counter()
@@ -72,5 +81,21 @@ def score_archive(
             tweets += len(chunk)
             if on_progress is not None:
                 on_progress(len(chunk))
+    check_row_counts(tweets, count_rows(partial, chunk_rows), path, partial)
     partial.replace(out)
     return ScoringRun(tweets, time.perf_counter() - start, out)
+
+
+def count_rows(path: Path, chunk_rows: int = 100_000) -> int:
+    """Rows of a CSV with a header, read in the scoring dialect (a quoted line break is one
+    row, not two)."""
+    reader = pd.read_csv(path, chunksize=chunk_rows, dtype=str, keep_default_na=False, usecols=[0])
+    return sum(len(chunk) for chunk in reader)
+
+
+def check_row_counts(read: int, written: int, source: Path, out: Path) -> None:
+    if read != written:
+        raise RowCountError(
+            f"read {read:,} tweets from {source} but the scored output holds {written:,} rows: "
+            f"it is incomplete, left in {out} to inspect; please report this with the file"
+        )
