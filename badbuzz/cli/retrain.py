@@ -177,7 +177,13 @@ def comparison_table(result: RetrainResult) -> Table:
 
 def differences_table(result: RetrainResult) -> Table:
     """The gate's paired differences, challenger - champion, with their intervals."""
-    table = Table(title="Challenger - champion, paired bootstrap", box=box.SIMPLE_HEAD)
+    confidence = next(iter(result.decision.differences.values())).confidence
+    table = Table(
+        title="Challenger - champion, each at its own threshold",
+        caption=f"low, high: the {confidence:.0%} interval of the change (paired bootstrap on "
+        "the same tweets)",
+        box=box.SIMPLE_HEAD,
+    )
     for header in ("on", "change", "low", "high"):
         table.add_column(header, justify="left" if header == "on" else "right")
     for what, change in result.decision.differences.items():

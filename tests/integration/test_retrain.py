@@ -53,7 +53,10 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
         assert too_few.returncode == 2, cli.explain(too_few)
         assert "fewer than --min-feedback 1000" in " ".join(too_few.stderr.split())
 
-        result = cli("retrain")
+        # the gate is the latest 180 verdicts: the challenger gains about 5 points of
+        # accuracy there, an interval of about +-5.6 at 95 % (refused: tests/code/test_gate.py
+        # holds the rule); at 80 % it is promoted, and the rest of the loop can be followed
+        result = cli("retrain", "--confidence", "0.8")
         assert result.returncode == 0, cli.explain(result)
         out = " ".join(result.stdout.split())
         assert "Gate: promoted:" in out and "@champion -> version 2 (was 1)" in out
