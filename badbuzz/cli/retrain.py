@@ -71,7 +71,8 @@ def retrain(
         typer.Option(
             min=0.0,
             help="The challenger's manual-test accuracy may be at most this below the "
-            "champion's (the manual set measures a difference within about 1.5 points).",
+            "champion's (the manual set measures a difference with a standard error of 1 to "
+            "1.7 points).",
         ),
     ] = 0.02,
     min_positive_recall: Annotated[
