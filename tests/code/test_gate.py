@@ -158,3 +158,12 @@ def test_the_gate_metric_says_what_the_client_must_gain() -> None:
     by_kpi = decide(parts, GateRule(metric="positive_precision"))
     assert by_kpi.promote, by_kpi.reason
     assert by_kpi.reason.startswith("promoted: feedback positive_precision +0.134")
+
+
+def test_a_gate_without_positive_tweets_cannot_keep_the_floor_and_refuses() -> None:
+    negatives = np.zeros(200, dtype=int)
+    feedback = judged(negatives, range(0, 40), range(0, 10))  # 30 more tweets right
+    decision = decide({FEEDBACK_GATE: feedback, MANUAL: MANUAL_AS_BEFORE}, RULE)
+    assert decision.differences["feedback accuracy"].low > 0
+    assert not decision.promote
+    assert "feedback positive_recall nan" in decision.reason

@@ -127,10 +127,10 @@ def paired_bootstrap(part: JudgedPart, metric: Metric, rule: GateRule) -> Differ
     `rule.resamples` resamples of the tweets (the same tweets for both models). Resamples
     where the metric is undefined (nothing called positive) are left out."""
     labels = np.asarray(part.labels, dtype=bool)
-    old, new = np.asarray(part.champion, dtype=bool), np.asarray(part.challenger, dtype=bool)
-    value = float(metric(labels, new) - metric(labels, old))
     if len(labels) == 0:
         return Difference(float("nan"), float("nan"), float("nan"), rule.confidence)
+    old, new = np.asarray(part.champion, dtype=bool), np.asarray(part.challenger, dtype=bool)
+    value = float(metric(labels, new) - metric(labels, old))
     rows = np.random.default_rng(rule.seed).integers(
         0, len(labels), size=(rule.resamples, len(labels))
     )
@@ -186,8 +186,9 @@ def decide(parts: Mapping[str, JudgedPart], rule: GateRule) -> GateDecision:
             if old >= rule.min_positive_recall
             else f"champion's {old:.3f}, under the floor"
         )
-        checks.append((f"{name} {FLOOR_METRIC} {recall:.3f}", recall >= floor, f">= {said}",
-                       f"< {said}"))  # fmt: skip
+        checks.append(
+            (f"{name} {FLOOR_METRIC} {recall:.3f}", recall >= floor, f">= {said}", f"< {said}")
+        )
     differences = {
         f"feedback {rule.metric}": gain,
         f"feedback {other}": guard,
