@@ -20,6 +20,13 @@ called positive: precision alone rewards a model that calls almost nothing posit
 Metrics that depend on the decision threshold are those of the bundle's own threshold (the
 one chosen on validation data, the one serving applies); the same figures at
 `DEFAULT_THRESHOLD` carry the suffix `AT_DEFAULT_THRESHOLD` (`positive_precision_at_0.5`).
+
+Where they were measured is a prefix: none for Sentiment140's held-out split, `manual_` for
+its manual test set, `client_` for a client's labelled export (`badbuzz train --eval-data`,
+`badbuzz evaluate --label-column`). A client's export has neutral tweets too, and skewed
+classes: `client_neutral_called_negative` and `client_neutral_called_positive` are the
+shares of its neutral tweets called each way, `client_negative_share` the share of
+negatives among its negative and positive tweets.
 """
 
 from __future__ import annotations
@@ -43,8 +50,14 @@ SelectableMetric = Literal[
 ]
 SELECTABLE_METRICS: tuple[str, ...] = get_args(SelectableMetric)
 MANUAL_PREFIX = "manual_"  # the same metric, scored on the Sentiment140 manual test set
+CLIENT_PREFIX = "client_"  # the same metric, scored on a client's labelled export
+NEGATIVE_SHARE = "negative_share"  # of the negative and positive tweets: the class prior
+NEUTRAL_CALLED_NEGATIVE = "neutral_called_negative"  # share of the neutral tweets
+NEUTRAL_CALLED_POSITIVE = "neutral_called_positive"
+CLIENT_ONLY: tuple[str, ...] = (NEGATIVE_SHARE, NEUTRAL_CALLED_NEGATIVE, NEUTRAL_CALLED_POSITIVE)
 
-# A version tag to rank by: a held-out metric, or the same on the manual test set.
+# A version tag to rank by: a held-out metric, or the same on the manual test set or on the
+# client's export.
 RankingTag = Literal[
     "positive_precision",
     "positive_recall",
@@ -68,6 +81,17 @@ RankingTag = Literal[
     "manual_positive_average_precision",
     "manual_negative_average_precision",
     "manual_buzz_score",
+    "client_positive_precision",
+    "client_positive_recall",
+    "client_positive_f1",
+    "client_negative_precision",
+    "client_negative_recall",
+    "client_negative_f1",
+    "client_accuracy",
+    "client_roc_auc",
+    "client_positive_average_precision",
+    "client_negative_average_precision",
+    "client_buzz_score",
 ]
 
 KPI: Final = "positive_precision"  # what promotion and the API rank by unless told otherwise
@@ -105,6 +129,13 @@ LEGACY_TAGS: dict[str, str] = {
 
 
 CURRENT_NAMES: dict[str, str] = {old: new for new, old in LEGACY_TAGS.items()}
+
+
+def floor_metric(ranking: str) -> str:
+    """The recall tag a version must keep over the floor to be ranked by `ranking`: the
+    client's positive recall when ranking on the client's tweets (what the client sees),
+    else the held-out one."""
+    return CLIENT_PREFIX + FLOOR_METRIC if ranking.startswith(CLIENT_PREFIX) else FLOOR_METRIC
 
 
 def current_name(name: str) -> str:

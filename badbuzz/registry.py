@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from badbuzz.errors import RegistryError
-from badbuzz.metric_names import FLOOR_METRIC, current_name, tag_value
+from badbuzz.metric_names import current_name, floor_metric, tag_value
 from badbuzz.settings import BadbuzzSettings
 
 CHAMPION = "champion"
@@ -94,7 +94,8 @@ def rank_versions(
     `metric` may be an old name (`precision`: `negative_precision`), and versions registered
     before the names said their class are read through their old tags
     (`badbuzz.metric_names.LEGACY_TAGS`). `min_positive_recall` keeps out models that buy
-    positive precision by calling almost nothing positive. A challenger that `badbuzz
+    positive precision by calling almost nothing positive: on the held-out split, or on the
+    client's tweets when `metric` is a `client_` one (`floor_metric`). A challenger that `badbuzz
     retrain`'s gate refused is never a candidate.
     """
     metric = current_name(metric)
@@ -106,7 +107,7 @@ def rank_versions(
         if tags.get("gate_decision") == "refused":
             continue
         score = tag_value(tags, metric)
-        recall = tag_value(tags, FLOOR_METRIC)
+        recall = tag_value(tags, floor_metric(metric))
         if score is None or (
             min_positive_recall > 0 and (recall is None or recall < min_positive_recall)
         ):
@@ -136,7 +137,11 @@ def best_version(
     ranked = rank_versions(client, name, metric, embedding_type, min_positive_recall)
     if not ranked:
         scope = f" with embedding_type={embedding_type}" if embedding_type else ""
-        floor = f" and {FLOOR_METRIC} >= {min_positive_recall}" if min_positive_recall > 0 else ""
+        floor = (
+            f" and {floor_metric(metric)} >= {min_positive_recall}"
+            if min_positive_recall > 0
+            else ""
+        )
         raise RegistryError(
             f"no version of {name!r}{scope} has a {current_name(metric)!r} tag{floor}: train "
             "one with `badbuzz train baseline`, or relax the filters (versions registered "

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from badbuzz.metric_names import SELECTABLE_METRICS, RankingTag
+
+if TYPE_CHECKING:
+    from training.data.client import ClientSource
 
 DataOption = Annotated[
     Path | None,
@@ -40,8 +43,29 @@ MetricOption = Annotated[
         metavar="METRIC",
         show_choices=False,  # the help lists them once, without the manual_ copies
         help=f"Ranking metric tag: one of {', '.join(SELECTABLE_METRICS)} (held-out split), "
-        "or the same prefixed manual_ (the manual test set). The KPI: positive_precision "
+        "or the same prefixed manual_ (the manual test set) or client_ (the client's export, "
+        "versions trained with --eval-data). The KPI: positive_precision "
         "(see README, Metrics).",
+    ),
+]
+EvalDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--eval-data",
+        help="A client's labelled export (CSV with a header, e.g. airline tweets): every model "
+        "is also evaluated on it, as client_* metrics and version tags that promote can rank "
+        "by. Needs --label-column.",
+    ),
+]
+TextColumnOption = Annotated[
+    str, typer.Option("--text-column", help="The column of the client's export holding the tweets.")
+]
+LabelColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--label-column",
+        help="The column of the client's export holding negative/neutral/positive (or 0/2/4), "
+        "e.g. airline_sentiment.",
     ),
 ]
 ModelUriOption = Annotated[
@@ -85,3 +109,19 @@ def comma_separated(value: str, choices: Sequence[str], option: str) -> tuple[st
 
 def champion_uri(model_uri: str | None, model_name: str) -> str:
     return model_uri or f"models:/{model_name}@champion"
+
+
+def client_source(
+    data: Path | None, text_column: str, label_column: str | None
+) -> ClientSource | None:
+    """The client's export named by --eval-data and its columns, or None without one."""
+    from training.data.client import ClientSource
+
+    if data is None:
+        return None
+    if label_column is None:
+        raise typer.BadParameter(
+            "--eval-data needs --label-column: the column of negative/neutral/positive labels",
+            param_hint="--label-column",
+        )
+    return ClientSource(data, text_column, label_column)

@@ -11,9 +11,24 @@ import typer
 from rich import box
 from rich.table import Table
 
-from badbuzz.cli.options import MetricOption, ModelUriOption, champion_uri
+from badbuzz.cli.options import (
+    LabelColumnOption,
+    MetricOption,
+    ModelUriOption,
+    TextColumnOption,
+    champion_uri,
+    client_source,
+)
 from badbuzz.cli.tables import console, threshold_table
-from badbuzz.metric_names import DEFAULT_FLOOR, FLOOR_METRIC, KPI
+from badbuzz.metric_names import (
+    CLIENT_ONLY,
+    DEFAULT_FLOOR,
+    KPI,
+    NEGATIVE_SHARE,
+    NEUTRAL_CALLED_NEGATIVE,
+    NEUTRAL_CALLED_POSITIVE,
+    floor_metric,
+)
 
 app = typer.Typer()
 
@@ -23,8 +38,13 @@ def evaluate(
     model_uri: ModelUriOption = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="Labelled Sentiment140-format CSV. Default: the manual test set."),
+        typer.Option(
+            help="Labelled tweets: a Sentiment140-format CSV, or with --label-column a client's "
+            "export (CSV with a header). Default: the manual test set."
+        ),
     ] = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
     neutral_band: Annotated[
         float,
         typer.Option(
@@ -35,46 +55,75 @@ def evaluate(
     ] = 0.2,
 ) -> None:
     """Score a logged model on labelled tweets: binary metrics, plus a 3-class report when the
-    data has neutral rows."""
+    data has neutral rows. A client's export (--label-column): binary metrics on its negative
+    and positive tweets, its share of negatives, and where its neutral tweets go."""
     import tempfile
 
     from badbuzz.bundle.model import ModelBundle
     from badbuzz.registry import configure_tracking, download_bundle
     from badbuzz.settings import TrainingSettings
-    from training.data.sentiment140 import binary, read_sentiment140
+    from training.data.client import read_client
+    from training.data.sentiment140 import read_sentiment140
     from training.data.sources import DataFile, locate_manual_test
-    from training.evaluation.metrics import evaluate_scores, three_class_report
+    from training.evaluation.metrics import client_metrics, evaluate_scores, three_class_report
 
     settings = TrainingSettings()
     model_uri = champion_uri(model_uri, settings.model_name)
+    if label_column and data is None:
+        raise typer.BadParameter(
+            "--label-column names a column of a client's export: give the file with --data",
+            param_hint="--data",
+        )
+    client = client_source(data, text_column, label_column) if label_column else None
+    if client is not None:
+        frame = read_client(client).frame
+        path = client.path
+    else:
+        source = locate_manual_test(settings) if data is None else DataFile(data)
+        path = source.path
+        frame = read_sentiment140(path, member=source.member, keep_neutral=True)
     configure_tracking(settings)
-    source = locate_manual_test(settings) if data is None else DataFile(data)
-    path = source.path
-    frame = read_sentiment140(path, member=source.member, keep_neutral=True)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle(model_uri, Path(tmp)), settings.runtime_options())
         p_all = bundle.predict_proba(frame["text"].tolist())
-    two_class = binary(frame)
-    mask = frame["label"].to_numpy() >= 0
-    evaluation = evaluate_scores(two_class["label"].to_numpy(), p_all[mask], bundle.threshold)
-    report = {
+    labels = frame["label"].to_numpy()
+    mask = labels >= 0
+    evaluation = evaluate_scores(labels[mask], p_all[mask], bundle.threshold)
+    report: dict[str, object] = {
         "model_uri": model_uri,
         "data": str(path),
-        "rows": len(two_class),
+        "rows": int(mask.sum()),
         "threshold": bundle.threshold,
         "metrics": evaluation.metrics,
         "confusion": evaluation.confusion.tolist(),
     }
-    if (~mask).any():
-        report["three_class"] = three_class_report(
-            frame["polarity"].to_numpy(), p_all, neutral_band
-        )
-    title = f"{model_uri} on {len(two_class)} tweets of {path.name}"
+    title = f"{model_uri} on {int(mask.sum())} tweets of {path.name}"
     console.print(threshold_table(evaluation.metrics, bundle.threshold, title))
-    if "three_class" in report:
+    if client is not None:
+        metrics = client_metrics(labels, p_all, bundle.threshold)
+        shares = {name: metrics[name] for name in CLIENT_ONLY}
+        report["client"] = {
+            "text_column": client.text_column,
+            "label_column": client.label_column,
+            "neutral_rows": int((~mask).sum()),
+            **shares,
+        }
+        console.print(
+            f"Negatives: {shares[NEGATIVE_SHARE]:.1%} of the {int(mask.sum())} negative and "
+            f"positive tweets (Sentiment140: 50 %)."
+        )
+        if (~mask).any():
+            console.print(
+                f"Neutral tweets ({int((~mask).sum())}): {shares[NEUTRAL_CALLED_NEGATIVE]:.1%} "
+                f"called negative, {shares[NEUTRAL_CALLED_POSITIVE]:.1%} positive, at "
+                f"{bundle.threshold:.3g}."
+            )
+    elif (~mask).any():
+        three_class = three_class_report(frame["polarity"].to_numpy(), p_all, neutral_band)
+        report["three_class"] = three_class
         console.print(
             f"3-class accuracy (neutral band {neutral_band}): "
-            f"{report['three_class']['accuracy']:.3f} on {len(frame)} tweets"
+            f"{three_class['accuracy']:.3f} on {len(frame)} tweets"
         )
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -94,8 +143,9 @@ def promote(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Skip versions whose held-out positive recall is below this: positive "
-            "precision alone rewards models that call almost nothing positive.",
+            help="Skip versions whose positive recall is below this (held-out; the client's "
+            "with a client_ --metric): positive precision alone rewards models that call "
+            "almost nothing positive.",
         ),
     ] = DEFAULT_FLOOR,
     alias: Annotated[str, typer.Option(help="Alias to move to the best version.")] = "champion",
@@ -112,14 +162,14 @@ def promote(
     client = MlflowClient()
     ranked = rank_versions(client, settings.model_name, metric, embedding_type, min_positive_recall)
     best = best_version(client, settings.model_name, metric, embedding_type, min_positive_recall)
+    floor = floor_metric(metric)
     table = Table(
-        title=f"{settings.model_name} versions by {metric} "
-        f"({FLOOR_METRIC} >= {min_positive_recall})",
+        title=f"{settings.model_name} versions by {metric} ({floor} >= {min_positive_recall})",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         padding=0,
     )
-    columns = ("version", metric, FLOOR_METRIC, "threshold", "family", "embedding", "aliases")
+    columns = ("version", metric, floor, "threshold", "family", "embedding", "aliases")
     for column in columns:
         # metric names wrap at their underscores, so that values and families fit 80 columns
         table.add_column(

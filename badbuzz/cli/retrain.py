@@ -4,7 +4,7 @@ against the champion on the same gate, and promoted only if the gate rule says s
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich import box
@@ -17,6 +17,8 @@ from badbuzz.metric_names import DEFAULT_FLOOR, FLOOR_METRIC, KPI
 
 if TYPE_CHECKING:
     from training.feedback.challenger import RetrainResult
+
+GateMetric = Literal["accuracy", "positive_precision"]  # training.feedback.gate.GateMetric
 
 app = typer.Typer()
 log = logging.getLogger(__name__)
@@ -43,23 +45,36 @@ def retrain(
     gate_share: Annotated[
         float,
         typer.Option(
-            min=0.1, max=0.9, help="Share of the feedback kept out of training, as the gate."
+            min=0.1,
+            max=0.9,
+            help="Share of the feedback kept out of training, as the gate: the latest verdicts.",
         ),
     ] = 0.3,
-    margin: Annotated[
+    gate_metric: Annotated[
+        GateMetric,
+        typer.Option(
+            help="What the challenger must gain on the feedback gate (the other must not "
+            "fall): accuracy, or the KPI positive_precision.",
+        ),
+    ] = "accuracy",
+    confidence: Annotated[
         float,
         typer.Option(
-            help="The challenger's feedback-gate positive precision must beat the champion's "
-            "by at least this (a gate of a few hundred tweets: smaller gains are noise)."
+            min=0.5,
+            max=0.999,
+            help="Level of the paired-bootstrap interval of the gain on the feedback gate: "
+            "promoted only when the whole interval is above 0.",
         ),
-    ] = 0.03,
+    ] = 0.95,
     manual_tolerance: Annotated[
         float,
         typer.Option(
             min=0.0,
-            help="The challenger's manual-test accuracy may be at most this below the champion's.",
+            help="The challenger's manual-test accuracy may be at most this below the "
+            "champion's (the manual set measures a difference with a standard error of 1 to "
+            "1.7 points).",
         ),
-    ] = 0.01,
+    ] = 0.02,
     min_positive_recall: Annotated[
         float,
         typer.Option(
@@ -69,7 +84,9 @@ def retrain(
             "manual test set.",
         ),
     ] = DEFAULT_FLOOR,
-    seed: Annotated[int, typer.Option(help="Seed of the gate split and threshold folds.")] = 42,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the threshold folds and the gate's bootstrap.")
+    ] = 42,
     sample: SampleOption = None,
     data: DataOption = None,
     manual: ManualOption = None,
@@ -113,7 +130,7 @@ def retrain(
         gate_share=gate_share,
         min_feedback=min_feedback,
         seed=seed,
-        rule=GateRule(margin, manual_tolerance, min_positive_recall),
+        rule=GateRule(gate_metric, manual_tolerance, min_positive_recall, confidence, seed=seed),
         sample=sample,
         data=data,
         manual=manual,
@@ -130,6 +147,7 @@ def retrain(
 
         result = run_retrain(config, settings, target, database_url, step)
     console.print(comparison_table(result))
+    console.print(differences_table(result))
     show_outcome(result, dry_run, target.describe())
 
 
@@ -138,7 +156,7 @@ def comparison_table(result: RetrainResult) -> Table:
     challenger = result.challenger_version or "dry run"
     table = Table(
         title=f"Champion v{result.champion_version} vs challenger ({challenger}), {result.family}",
-        caption="feedback: the gate part of the feedback ("
+        caption="feedback: the latest verdicts, kept out of training ("
         f"{result.gate_rows} tweets); manual: Sentiment140's manual test set. Each model "
         "at its own threshold.",
         box=box.SIMPLE_HEAD,
@@ -155,6 +173,22 @@ def comparison_table(result: RetrainResult) -> Table:
         "", f"threshold ({result.threshold_source})", f"{old_t:.3f}", f"{new_t:.3f}",
         f"{new_t - old_t:+.3f}",
     )  # fmt: skip
+    return table
+
+
+def differences_table(result: RetrainResult) -> Table:
+    """The gate's paired differences, challenger - champion, with their intervals."""
+    confidence = next(iter(result.decision.differences.values())).confidence
+    table = Table(
+        title="Challenger - champion, each at its own threshold",
+        caption=f"low, high: the {confidence:.0%} interval of the change (paired bootstrap on "
+        "the same tweets)",
+        box=box.SIMPLE_HEAD,
+    )
+    for header in ("on", "change", "low", "high"):
+        table.add_column(header, justify="left" if header == "on" else "right")
+    for what, change in result.decision.differences.items():
+        table.add_row(what, f"{change.value:+.3f}", f"{change.low:+.3f}", f"{change.high:+.3f}")
     return table
 
 

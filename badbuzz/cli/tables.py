@@ -81,3 +81,32 @@ def values_table(values: Mapping[str, object], title: str, header: str = "value"
     for name, value in values.items():
         table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
     return table
+
+
+CLIENT_COLUMNS = (
+    ("acc", "accuracy"),
+    ("pos prec", "positive_precision"),
+    ("pos rec", "positive_recall"),
+    ("roc auc", "roc_auc"),
+    ("neutral->neg", "neutral_called_negative"),
+)
+
+
+def client_table(results: Sequence[TrainedModel], path: str) -> Table:
+    """Each model on the client's export (`--eval-data`), at its own threshold."""
+    table = Table(
+        title=f"On the client's tweets ({path})",
+        caption="negative and positive tweets at each model's threshold; neutral->neg: the "
+        "share of the neutral tweets called negative",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("model")
+    for header, _ in CLIENT_COLUMNS:
+        table.add_column(header, justify="right")
+    for result in results:
+        metrics = result.client or {}
+        table.add_row(
+            result.name,
+            *(f"{metrics.get(name, float('nan')):.3f}" for _, name in CLIENT_COLUMNS),
+        )
+    return table

@@ -17,15 +17,19 @@ import typer
 from badbuzz.cli.options import (
     DataOption,
     EmbeddingOption,
+    EvalDataOption,
     GloveDimOption,
     GloveOption,
+    LabelColumnOption,
     ManualOption,
     RegisterOption,
     SampleOption,
     SeedOption,
+    TextColumnOption,
+    client_source,
     comma_separated,
 )
-from badbuzz.cli.tables import console, results_table
+from badbuzz.cli.tables import client_table, console, results_table
 from badbuzz.errors import DataError
 from badbuzz.metric_names import SelectableMetric
 from badbuzz.text import Stemming
@@ -33,6 +37,7 @@ from badbuzz.text import Stemming
 if TYPE_CHECKING:
     from badbuzz.registry import TrackingTarget
     from badbuzz.settings import TrainingSettings
+    from training.data.client import ClientSource
     from training.data.prepared import PreparedData
     from training.networks.architectures import Architecture
     from training.tracking.runs import TrainedModel
@@ -82,19 +87,27 @@ class TrainingRun:
     data: PreparedData
 
 
-def start_run(data: Path | None, manual: Path | None, sample: int | None, seed: int) -> TrainingRun:
+def start_run(
+    data: Path | None,
+    manual: Path | None,
+    sample: int | None,
+    seed: int,
+    client: ClientSource | None = None,
+) -> TrainingRun:
     from badbuzz.registry import configure_tracking
     from badbuzz.settings import TrainingSettings
     from training.data.prepared import prepare_data
 
     settings = TrainingSettings()
     target = configure_tracking(settings)
-    return TrainingRun(settings, target, prepare_data(settings, data, manual, sample, seed))
+    return TrainingRun(settings, target, prepare_data(settings, data, manual, sample, seed, client))
 
 
 def show_results(run: TrainingRun, results: list[TrainedModel]) -> None:
     title = f"Trained on {len(run.data.split.train):,} tweets of {run.data.source}"
     console.print(results_table(results, title))
+    if run.data.client is not None:
+        console.print(client_table(results, str(run.data.client.source.path)))
     console.print(f"Runs logged to {run.target.describe()}")
 
 
@@ -132,6 +145,9 @@ def baseline(
     ] = 20_000,
     data: DataOption = None,
     manual: ManualOption = None,
+    eval_data: EvalDataOption = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
     register: RegisterOption = True,
@@ -156,7 +172,8 @@ def baseline(
         seed=seed,
         register=register,
     )
-    run = start_run(data, manual, sample, seed)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     show_results(run, train_models(config, run.data, run.settings, run.target))
 
 
@@ -208,6 +225,9 @@ def lstm(
     skipgram: Annotated[bool, typer.Option("--skipgram/--cbow", help="Word2Vec algorithm.")] = True,
     data: DataOption = None,
     manual: ManualOption = None,
+    eval_data: EvalDataOption = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
     bundle_format: Annotated[
@@ -258,7 +278,8 @@ def lstm(
         bundle_format=bundle_format,
         progress_bar=console.is_terminal,
     )
-    run = start_run(data, manual, sample, seed)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     show_results(run, train_networks(config, run.data, run.settings, run.target))
 
 
@@ -328,6 +349,9 @@ def transformer(
     parity_sample: ParitySampleOption = 300,
     data: DataOption = None,
     manual: ManualOption = None,
+    eval_data: EvalDataOption = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
     register: RegisterOption = True,
@@ -352,7 +376,8 @@ def transformer(
         seed=seed,
         register=register,
     )
-    run = start_run(data, manual, sample, seed)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     show_results(run, [train_transformer(config, run.data, run.settings, run.target)])
 
 
@@ -379,6 +404,9 @@ def encoder(
     parity_sample: ParitySampleOption = 300,
     data: DataOption = None,
     manual: ManualOption = None,
+    eval_data: EvalDataOption = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
     register: RegisterOption = True,
@@ -401,5 +429,6 @@ def encoder(
         seed=seed,
         register=register,
     )
-    run = start_run(data, manual, sample, seed)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     show_results(run, [train_encoder(config, run.data, run.settings, run.target)])

@@ -10,11 +10,15 @@ import typer
 from badbuzz.cli.options import (
     DataOption,
     EmbeddingOption,
+    EvalDataOption,
     GloveDimOption,
     GloveOption,
+    LabelColumnOption,
     ManualOption,
     SampleOption,
     SeedOption,
+    TextColumnOption,
+    client_source,
 )
 from badbuzz.cli.tables import console, values_table
 from badbuzz.cli.train import check_embedding, quiet_libraries, show_results, start_run
@@ -49,6 +53,9 @@ def tune(
     ] = 8,
     data: DataOption = None,
     manual: ManualOption = None,
+    eval_data: EvalDataOption = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
 ) -> None:
@@ -60,7 +67,8 @@ def tune(
     from training.networks.train import DeepConfig, train_networks
     from training.networks.tune import TuneConfig, run_study
 
-    run = start_run(data, manual, sample, seed)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     base = DeepConfig(
         architectures=(architecture,),
         embedding=embedding,

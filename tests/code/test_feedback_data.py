@@ -1,10 +1,9 @@
 """Feedback as training data (training/feedback): verdicts to labels, cleaning, the gate
-split, the Sentiment140 export, reading the API's table, the champion's recipe and the gate
-rule."""
+split, the Sentiment140 export, reading the API's table, the champion's recipe. The gate
+rule: tests/code/test_gate.py."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from badbuzz.errors import DataError, UserError
 from ops.database import connect, feedback
 from training.data.sentiment140 import read_sentiment140
 from training.feedback.clean import clean_feedback, split_gate, write_sentiment140
-from training.feedback.gate import FEEDBACK_GATE, MANUAL, GateRule, decide
 from training.feedback.recipe import UnsupportedChampion, champion_recipe
 from training.feedback.store import FEEDBACK, read_feedback
 
@@ -90,16 +88,16 @@ def test_the_hash_names_the_rows_not_their_order() -> None:
     assert flipped.hash != first.hash
 
 
-def test_the_gate_is_stratified_seeded_and_disjoint() -> None:
+def test_the_gate_is_the_latest_verdicts_and_disjoint() -> None:
     rows = clean_feedback(
         verdicts(*((f"tweet number {i}", "positive", i % 4 != 0) for i in range(100)))
     ).rows
-    train, gate = split_gate(rows, 0.3, seed=7)
+    shuffled = rows.sample(frac=1.0, random_state=3)  # the split orders them by time itself
+    train, gate = split_gate(shuffled, 0.3)
     assert len(gate) == 30 and len(train) == 70
     assert not set(train["id"]) & set(gate["id"])
-    assert gate["label"].mean() == pytest.approx(rows["label"].mean(), abs=0.02)
-    assert split_gate(rows, 0.3, seed=7)[1]["id"].tolist() == gate["id"].tolist()
-    assert split_gate(rows, 0.3, seed=8)[1]["id"].tolist() != gate["id"].tolist()
+    assert train["created_at"].max() < gate["created_at"].min()
+    assert gate["id"].tolist() == [f"f{i}" for i in range(70, 100)]  # oldest first
 
 
 def test_the_export_reads_back_as_sentiment140(tmp_path: Path) -> None:
@@ -200,50 +198,3 @@ def test_a_champion_that_cannot_be_retrained_is_a_user_error(
     with pytest.raises(UnsupportedChampion, match=message) as raised:
         champion_recipe("3", params, {"model_family": family})
     assert isinstance(raised.value, UserError) and raised.value.exit_code == 2
-
-
-def scores(kpi: float, accuracy: float, recall: float = 0.7) -> dict[str, dict[str, float]]:
-    """Feedback-gate positive precision, manual accuracy, positive recall on both parts."""
-    return {
-        FEEDBACK_GATE: {"positive_precision": kpi, "positive_recall": recall},
-        MANUAL: {"accuracy": accuracy, "positive_recall": recall},
-    }
-
-
-RULE = GateRule(margin=0.01, manual_tolerance=0.01, min_positive_recall=0.5)
-CHAMPION = scores(kpi=0.80, accuracy=0.80)
-
-
-def test_a_better_challenger_that_forgets_nothing_is_promoted() -> None:
-    decision = decide(scores(kpi=0.85, accuracy=0.795), CHAMPION, RULE)
-    assert decision.promote
-    assert decision.reason.startswith("promoted: feedback positive_precision 0.850 >= ")
-
-
-@pytest.mark.parametrize(
-    ("challenger", "failed"),
-    [
-        (scores(kpi=0.805, accuracy=0.80), "feedback positive_precision 0.805 < champion's 0.800"),
-        (scores(kpi=0.90, accuracy=0.785), "manual accuracy 0.785 < champion's 0.800 - 0.01"),
-        (scores(kpi=0.95, accuracy=0.85, recall=0.4), "feedback positive_recall 0.400 < floor"),
-        (scores(kpi=math.nan, accuracy=0.85), "feedback positive_precision nan <"),
-    ],
-)
-def test_each_condition_can_refuse(challenger: dict[str, dict[str, float]], failed: str) -> None:
-    decision = decide(challenger, CHAMPION, RULE)
-    assert not decision.promote
-    assert decision.reason.startswith("refused: ")
-    assert failed in decision.reason
-
-
-def test_under_a_champion_below_the_floor_the_challenger_must_not_do_worse() -> None:
-    champion = scores(kpi=0.80, accuracy=0.80, recall=0.40)
-    assert decide(scores(kpi=0.9, accuracy=0.8, recall=0.42), champion, RULE).promote
-    refused = decide(scores(kpi=0.9, accuracy=0.8, recall=0.38), champion, RULE)
-    assert not refused.promote
-    assert "feedback positive_recall 0.380 < champion's 0.400, under the floor" in refused.reason
-
-
-def test_every_failed_condition_is_said() -> None:
-    reason = decide(scores(kpi=0.5, accuracy=0.5, recall=0.1), CHAMPION, RULE).reason
-    assert reason.count(";") == 3  # precision, accuracy, and the floor on both parts

@@ -64,6 +64,25 @@ def test_a_challenger_the_retrain_gate_refused_is_never_ranked(client: MlflowCli
     ]
 
 
+def test_ranking_on_the_clients_tweets_keeps_the_floor_on_the_clients_positives(
+    client: MlflowClient,
+) -> None:
+    for tags in (
+        # the best held-out recall, but it misses most of the client's positive tweets
+        {"client_accuracy": "0.90", "client_positive_recall": "0.30", "positive_recall": "0.9"},
+        {"client_accuracy": "0.85", "client_positive_recall": "0.80", "positive_recall": "0.6"},
+        {"client_accuracy": "0.80", "client_positive_recall": "0.85", "positive_recall": "0.2"},
+    ):
+        client.create_model_version(NAME, source="client", tags=tags)
+    ranked = rank_versions(client, NAME, "client_accuracy", min_positive_recall=DEFAULT_FLOOR)
+    assert [(c.version, c.score, c.positive_recall) for c in ranked] == [
+        ("8", 0.85, 0.80),
+        ("9", 0.80, 0.85),
+    ]
+    with pytest.raises(RegistryError, match=r"client_positive_recall >= 0\.9"):
+        best_version(client, NAME, "client_accuracy", min_positive_recall=0.9)
+
+
 def test_alias_moves_to_best(client: MlflowClient) -> None:
     best = best_version(client, NAME, KPI, min_positive_recall=DEFAULT_FLOOR)
     set_alias(client, NAME, best.version)

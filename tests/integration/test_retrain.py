@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import insert
 
 from tests.api.support import API_KEY, KEY_HEADER, MODEL, start_api
 
 from .support import Cli
-from .travel import FEEDBACK_TWEETS, judge, travel_tweets
+from .travel import FEEDBACK_TWEETS, TRAVEL, judge, travel_tweets
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,10 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
         assert too_few.returncode == 2, cli.explain(too_few)
         assert "fewer than --min-feedback 1000" in " ".join(too_few.stderr.split())
 
-        result = cli("retrain")
+        # the gate is the latest 180 verdicts: the challenger gains about 5 points of
+        # accuracy there, an interval of about +-5.6 at 95 % (refused: tests/code/test_gate.py
+        # holds the rule); at 80 % it is promoted, and the rest of the loop can be followed
+        result = cli("retrain", "--confidence", "0.8")
         assert result.returncode == 0, cli.explain(result)
         out = " ".join(result.stdout.split())
         assert "Gate: promoted:" in out and "@champion -> version 2 (was 1)" in out
@@ -109,3 +113,55 @@ def test_retrain_without_a_champion_says_what_to_do(sentiment140: Path, tmp_path
     assert result.returncode == 2, cli.explain(result)
     assert "no @champion version of 'tweet-sentiment'" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_on_85_percent_negative_verdicts_the_challengers_threshold_holds(
+    sentiment140: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planted client: all 460 negative travel tweets and 81 positive ones (85 % negative),
+    in shuffled time order. Chosen on such verdicts by plain accuracy, a threshold climbs
+    until positive recall sits on the floor and the manual set loses points (issue 18: 0.859,
+    recall 0.418, manual accuracy -8.7 points); the challenger's keeps both."""
+    from ops.database import connect, feedback, new_id, utcnow
+    from training.feedback.challenger import RetrainConfig, retrain
+
+    cli = Cli(tmp_path / "home", sentiment140)
+    result = cli("train", "baseline", "--models", "logreg", "--sample", "2000")
+    assert result.returncode == 0, cli.explain(result)
+    registry(cli).set_registered_model_alias(MODEL, "champion", "1")
+    from training.data.sentiment140 import read_sentiment140
+
+    frame = read_sentiment140(sentiment140 / "sample_train.csv.gz")
+    travel = frame[frame["text"].str.contains(TRAVEL, case=False, regex=True)]
+    planted = pd.concat(
+        [travel[travel["label"] == 0], travel[travel["label"] == 1].head(81)]
+    ).sample(frac=1.0, random_state=5)
+    assert planted["label"].mean() == pytest.approx(0.15, abs=0.005)
+    url = f"sqlite:///{tmp_path / 'planted.db'}"
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(feedback),
+            [
+                {"id": new_id(), "text": text, "predicted_label": "negative",
+                 "correct": bool(label == 0), "created_at": utcnow()}
+                for text, label in zip(planted["text"], planted["label"], strict=True)
+            ],
+        )  # fmt: skip
+    engine.dispose()
+
+    for name, value in cli.env.items():
+        if name.startswith(("BADBUZZ_", "MLFLOW_")):
+            monkeypatch.setenv(name, value)
+    from badbuzz.registry import configure_tracking
+    from badbuzz.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    target = configure_tracking(settings)
+    outcome = retrain(RetrainConfig(dry_run=True), settings, target, url, lambda _: None)
+    # (here no threshold is good on both the client's and the validation scores: the
+    # validation one is kept, threshold_source "validation", and holds on the client too)
+    gate, manual = outcome.challenger["feedback"], outcome.challenger["manual"]
+    assert gate["positive_recall"] >= 0.5, outcome.thresholds  # the floor, on 20 positives
+    assert manual["positive_recall"] >= 0.6, outcome.thresholds
+    assert manual["accuracy"] >= outcome.champion["manual"]["accuracy"] - 0.02

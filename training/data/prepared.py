@@ -1,5 +1,5 @@
-"""The data of one training run: the split of the training file, the manual test set, and
-its content hash."""
+"""The data of one training run: the split of the training file, the manual test set, its
+content hash, and the client's labelled export when there is one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 from badbuzz.errors import DataError
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import NormalizationConfig, normalize_many
+from training.data.client import ClientData, ClientSource, read_client
 from training.data.sentiment140 import binary, data_hash, read_sentiment140
 from training.data.sources import DataFile, locate_manual_test, locate_training
 from training.data.split import Split, split_dataset, stratified_sample
@@ -26,6 +27,7 @@ class PreparedData:
     split: Split
     manual: pd.DataFrame  # with neutral rows (label -1), for the 3-class report
     data_hash: str
+    client: ClientData | None = None  # `--eval-data`: scored, never trained on
 
     @property
     def manual_binary(self) -> pd.DataFrame:
@@ -38,9 +40,11 @@ def prepare_data(
     manual: Path | None,
     sample: int | None,
     seed: int,
+    client: ClientSource | None = None,
 ) -> PreparedData:
-    """Read (and check) the training file first, then the manual test set: given, else
-    beside the training file, else where the settings say."""
+    """Read (and check) the client's export if any, the training file, then the manual
+    test set: given, else beside the training file, else where the settings say."""
+    client_data = read_client(client) if client is not None else None
     source = locate_training(settings, data)
     frame = read_sentiment140(source.path, member=source.member)
     if sample:
@@ -56,7 +60,12 @@ def prepare_data(
         manual_source.path, member=manual_source.member, keep_neutral=True
     )
     return PreparedData(
-        source, manual_source, split_dataset(frame, seed), manual_frame, data_hash(frame)
+        source,
+        manual_source,
+        split_dataset(frame, seed),
+        manual_frame,
+        data_hash(frame),
+        client_data,
     )
 
 

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from badbuzz.bundle.model import Decision
-from badbuzz.metric_names import AT_DEFAULT_THRESHOLD, DEFAULT_THRESHOLD
+from badbuzz.metric_names import (
+    AT_DEFAULT_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    NEGATIVE_SHARE,
+    NEUTRAL_CALLED_NEGATIVE,
+    NEUTRAL_CALLED_POSITIVE,
+)
 from training.data.sentiment140 import LABEL_NAMES, NEGATIVE, POSITIVE
 
 BUZZ_WEIGHTS = {"recall": 0.4, "f1": 0.3, "roc_auc": 0.2, "precision": 0.1}
@@ -117,3 +123,24 @@ def three_class_report(
         "labels": ["negative", "neutral", "positive"],
         "confusion": confusion_matrix(polarity, predicted, labels=order).tolist(),
     }
+
+
+def client_metrics(
+    labels: np.ndarray, p_positive: np.ndarray, threshold: float
+) -> dict[str, float]:
+    """A client's labelled tweets (0 negative, 1 positive, -1 neutral): the binary metrics on
+    the negative and positive ones (at `threshold` and at 0.5), their share of negatives
+    (the client's prior), and where the neutral ones go: the share called negative, and
+    positive (NaN without neutral tweets)."""
+    labels = np.asarray(labels, dtype=int)
+    p_positive = np.asarray(p_positive, dtype=float)
+    binary_rows = labels >= 0
+    metrics = evaluate_scores(labels[binary_rows], p_positive[binary_rows], threshold).metrics
+    metrics[NEGATIVE_SHARE] = float(np.mean(labels[binary_rows] == NEGATIVE))
+    neutral = p_positive[labels < 0]
+    called_positive = (
+        float(np.mean(Decision(threshold).is_positive(neutral))) if neutral.size else float("nan")
+    )
+    metrics[NEUTRAL_CALLED_POSITIVE] = called_positive
+    metrics[NEUTRAL_CALLED_NEGATIVE] = 1.0 - called_positive
+    return metrics

@@ -3,16 +3,17 @@ champion on the same gate, registered with its lineage, and promoted if the gate
 
 1. The champion's recipe and data: its run's params (`recipe`), the same Sentiment140 sample
    (its `data_rows` and seed; its `data_hash` is checked).
-2. The feedback, cleaned (`clean`); a stratified, seeded share kept aside as the feedback
-   gate. Training rows that are manual-test tweets are dropped: the manual set is the other
-   half of the gate.
-3. The threshold, chosen with the training rule (`choose_threshold`) on the client's own
-   tweets: out-of-fold scores of the feedback's training part (each fold scored by a model
+2. The feedback, cleaned (`clean`); its latest share kept aside as the feedback gate (the
+   challenger learns from earlier verdicts and is judged on later ones). Training rows that
+   are manual-test tweets are dropped: the manual set is the other half of the gate.
+3. The challenger: the recipe fitted on the Sentiment140 training split plus the feedback's
+   training part, each feedback row weighted `feedback_weight`.
+4. The threshold (`choose_client_threshold`): the training rule, prior-free, held on the
+   client's tweets and on the Sentiment140 validation split at once. The client's scores
+   are out-of-fold scores of the feedback's training part (each fold scored by a model
    fitted without it; scores of tweets a model was fitted on are over-confident). With fewer
    than `THRESHOLD_MIN_ROWS` rows or `THRESHOLD_MIN_PER_CLASS` of a label, too few to
-   choose from, on the Sentiment140 validation split, as `badbuzz train` does.
-4. The challenger: the recipe fitted on the Sentiment140 training split plus the feedback's
-   training part, each feedback row weighted `feedback_weight`.
+   choose from, on the validation split alone, as `badbuzz train` does.
 5. Both scored on the gate (the feedback gate and the manual test set), each at its own
    threshold; `gate.decide` says whether the challenger is promoted.
 6. Unless a dry run: logged and registered (tags `challenged_version`, `feedback_rows`,
@@ -36,7 +37,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from badbuzz.bundle.model import ModelBundle
+from badbuzz.bundle.model import Decision, ModelBundle
 from badbuzz.errors import DataError, RegistryError
 from badbuzz.metric_names import DEFAULT_THRESHOLD
 from badbuzz.registry import CHAMPION, TrackingTarget, download_bundle, set_alias
@@ -47,11 +48,18 @@ from training.data.prepared import PreparedData
 from training.data.sentiment140 import POSITIVE, data_hash, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
 from training.data.split import split_dataset, stratified_sample
-from training.evaluation.metrics import evaluate_scores
-from training.evaluation.thresholds import choose_threshold
+from training.evaluation.metrics import Evaluation, evaluate_scores
+from training.evaluation.thresholds import choose_client_threshold
 from training.export.sklearn_bundle import write_sklearn_bundle
 from training.feedback.clean import CleanFeedback, clean_feedback, split_gate, write_sentiment140
-from training.feedback.gate import FEEDBACK_GATE, MANUAL, GateDecision, GateRule, decide
+from training.feedback.gate import (
+    FEEDBACK_GATE,
+    MANUAL,
+    GateDecision,
+    GateRule,
+    JudgedPart,
+    decide,
+)
 from training.feedback.recipe import Recipe, UnsupportedChampion, champion_recipe
 from training.feedback.store import read_feedback
 from training.tracking.experiments import experiment_name, use_experiment
@@ -73,7 +81,7 @@ class RetrainConfig:
     feedback_weight: float = 5.0
     gate_share: float = 0.3
     min_feedback: int = 50
-    seed: int = 42  # of the gate split and the threshold folds
+    seed: int = 42  # of the threshold folds
     rule: GateRule = field(default_factory=GateRule)
     sample: int | None = None  # Sentiment140 tweets; None: as many as the champion's run
     data: Path | None = None
@@ -116,7 +124,7 @@ def retrain(
     progress("reading the feedback")
     feedback = clean_feedback(read_feedback(database_url))
     check_enough(feedback, config.min_feedback)
-    feedback_train, gate = split_gate(feedback.rows, config.gate_share, config.seed)
+    feedback_train, gate = split_gate(feedback.rows, config.gate_share)
 
     progress("reading Sentiment140")
     data = champion_data(settings, config, recipe)
@@ -133,11 +141,10 @@ def retrain(
         config.feedback_weight,
     )
 
-    progress("choosing the threshold")
-    threshold: float | None = None
+    progress("scoring the feedback out of fold")
+    client_scores = None
     if enough_for_threshold(fitting.feedback_labels):
-        scores = out_of_fold_scores(recipe, fitting, config.seed)
-        threshold = choose_threshold(fitting.feedback_labels, scores)
+        client_scores = out_of_fold_scores(recipe, fitting, config.seed)
 
     progress("training the challenger")
     pipeline = fitting.fit(recipe)
@@ -151,11 +158,15 @@ def retrain(
             DEFAULT_THRESHOLD,
         )
         bundle = ModelBundle.load(bundle_dir, settings.runtime_options())
-        source = "feedback" if threshold is not None else "validation"
-        if threshold is None:
-            validation = data.split.validation
-            scores = bundle.predict_proba(validation["text"].tolist())
-            threshold = choose_threshold(validation["label"].to_numpy(), scores)
+        validation = data.split.validation
+        validation_scores = bundle.predict_proba(validation["text"].tolist())
+        chosen = choose_client_threshold(
+            fitting.feedback_labels if client_scores is not None else np.zeros(0),
+            client_scores if client_scores is not None else np.zeros(0),
+            validation["label"].to_numpy(),
+            validation_scores,
+        )
+        threshold, source = chosen.threshold, chosen.source
 
         progress(f"scoring champion {champion.version} and the challenger on the gate")
         (Path(tmp) / "champion").mkdir()
@@ -163,9 +174,11 @@ def retrain(
             f"models:/{settings.model_name}/{champion.version}", Path(tmp) / "champion"
         )
         champion_bundle = ModelBundle.load(champion_dir, settings.runtime_options())
-        challenger_scores = score_gate(bundle, threshold, gate_parts)
-        champion_scores = score_gate(champion_bundle, champion_bundle.threshold, gate_parts)
-        decision = decide(challenger_scores, champion_scores, config.rule)
+        challenger_gate = score_gate(bundle, threshold, gate_parts)
+        champion_gate = score_gate(champion_bundle, champion_bundle.threshold, gate_parts)
+        challenger_scores = {part: scored.metrics for part, scored in challenger_gate.items()}
+        champion_scores = {part: scored.metrics for part, scored in champion_gate.items()}
+        decision = decide(judged_parts(champion_gate, challenger_gate), config.rule)
         version = None
         if not config.dry_run:
             progress("logging and registering the challenger")
@@ -327,13 +340,29 @@ def out_of_fold_scores(recipe: Recipe, fitting: FittingData, seed: int) -> np.nd
     return scores
 
 
-def score_gate(bundle: ModelBundle, threshold: float, parts: Mapping[str, pd.DataFrame]) -> Scores:
-    """The metrics of each gate part, scored through the bundle (the serving path)."""
+def score_gate(
+    bundle: ModelBundle, threshold: float, parts: Mapping[str, pd.DataFrame]
+) -> dict[str, Evaluation]:
+    """Each gate part scored through the bundle (the serving path), at `threshold`."""
     return {
         part: evaluate_scores(
             frame["label"].to_numpy(), bundle.predict_proba(frame["text"].tolist()), threshold
-        ).metrics
+        )
         for part, frame in parts.items()
+    }
+
+
+def judged_parts(
+    champion: Mapping[str, Evaluation], challenger: Mapping[str, Evaluation]
+) -> dict[str, JudgedPart]:
+    """Each part's labels and both models' labels at their own thresholds."""
+
+    def labels(evaluation: Evaluation) -> np.ndarray:
+        return Decision(evaluation.threshold).is_positive(evaluation.p_positive).astype(int)
+
+    return {
+        part: JudgedPart(scored.y_true, labels(champion[part]), labels(scored))
+        for part, scored in challenger.items()
     }
 
 
@@ -377,7 +406,10 @@ def log_challenger(
         "feedback_duplicates": feedback.duplicates,
         "feedback_contradictions": feedback.contradictions,
         "gate_share": config.gate_share,
-        "gate_margin": config.rule.margin,
+        "gate_split": "time",
+        "gate_metric": config.rule.metric,
+        "gate_confidence": config.rule.confidence,
+        "gate_resamples": config.rule.resamples,
         "gate_manual_tolerance": config.rule.manual_tolerance,
         "gate_min_positive_recall": config.rule.min_positive_recall,
         "threshold_source": challenger.threshold_source,
@@ -387,6 +419,12 @@ def log_challenger(
     emb = embedding_type(recipe.spec, recipe.vectorizer)
     with model_run(recipe.spec.name, family, emb, challenger.data, params) as run:
         mlflow.set_tags({**lineage, "gate_reason": challenger.decision.reason})
+        for what, change in challenger.decision.differences.items():
+            name = "gate_" + what.replace(" ", "_")
+            mlflow.log_metrics(
+                {f"{name}_change": change.value, f"{name}_low": change.low,
+                 f"{name}_high": change.high}
+            )  # fmt: skip
         for side, scores in (("", challenger.challenger), ("champion_", challenger.champion)):
             for part, metrics in scores.items():
                 prefix = f"{side}{part}_gate_" if part == FEEDBACK_GATE else f"{side}{part}_"

@@ -1,7 +1,7 @@
 """From verdicts to labelled tweets: a right verdict confirms the predicted label, a wrong
 one gives the other label. Then one row per text (the same text after the default
-normalisation, what a model sees), texts given both labels dropped, and the gate set kept
-aside. The cleaned rows are written in Sentiment140's layout by `badbuzz data
+normalisation, what a model sees), texts given both labels dropped, and the latest verdicts
+kept aside as the gate. The cleaned rows are written in Sentiment140's layout by `badbuzz data
 feedback-export`, and named in a run by their hash."""
 
 from __future__ import annotations
@@ -68,17 +68,14 @@ def clean_feedback(verdicts: pd.DataFrame) -> CleanFeedback:
     )
 
 
-def split_gate(
-    rows: pd.DataFrame, gate_share: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(training part, gate part): the gate is `gate_share` of the rows, stratified on the
-    label when each label has two rows or more, the same for the same rows and seed."""
-    from sklearn.model_selection import train_test_split
-
-    counts = rows["label"].value_counts()
-    stratify = rows["label"] if len(counts) == 2 and counts.min() >= 2 else None
-    train, gate = train_test_split(rows, test_size=gate_share, stratify=stratify, random_state=seed)
-    return train.reset_index(drop=True), gate.reset_index(drop=True)
+def split_gate(rows: pd.DataFrame, gate_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training part, gate part), in time order: the gate is the latest `gate_share` of
+    the rows (by `created_at`), so the challenger is judged on verdicts given after the ones
+    it learned from, as it will be served. Both parts are oldest first."""
+    ordered = rows.sort_values("created_at", kind="stable").reset_index(drop=True)
+    gate_rows = min(max(1, round(len(ordered) * gate_share)), len(ordered) - 1)
+    cut = len(ordered) - gate_rows
+    return ordered.iloc[:cut].reset_index(drop=True), ordered.iloc[cut:].reset_index(drop=True)
 
 
 def write_sentiment140(rows: pd.DataFrame, path: Path) -> Path:

@@ -1,7 +1,8 @@
 """What every model family does once its bundle is written, inside its MLflow run:
 score the *bundle* (the serving path, so no train/serve skew) on the validation, held-out
-and manual test sets, choose its decision threshold on the validation scores, log metrics
-and plots, log the bundle as a pyfunc model and register it with its metric tags."""
+and manual test sets (and the client's export, given one), choose its decision threshold on
+the validation scores, log metrics and plots, log the bundle as a pyfunc model and register
+it with its metric tags."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from mlflow.types import ColSpec, Schema
 
 from badbuzz.bundle.manifest import DriftReference, Manifest
 from badbuzz.bundle.model import ModelBundle, RuntimeOptions
-from badbuzz.metric_names import MANUAL_PREFIX, SELECTABLE_METRICS
+from badbuzz.metric_names import CLIENT_ONLY, CLIENT_PREFIX, MANUAL_PREFIX, SELECTABLE_METRICS
 from badbuzz.settings import TrainingSettings
 from training.data.prepared import PreparedData
 from training.evaluation.metrics import (
     Evaluation,
+    client_metrics,
     evaluate_scores,
     three_class_report,
 )
@@ -53,6 +55,7 @@ class TrainedModel:
     manual: dict[str, float]
     seconds: float
     threshold: float  # chosen on the validation split; the bundle applies it
+    client: dict[str, float] | None = None  # on the client's export (--eval-data)
 
 
 @dataclass
@@ -99,6 +102,7 @@ def model_run(
 class BundleEvaluation:
     threshold: float
     parts: dict[str, Evaluation]  # validation, test, manual
+    client: dict[str, float] | None  # the client's export: binary metrics, neutral shares
 
 
 def evaluate_bundle(
@@ -128,7 +132,30 @@ def evaluate_bundle(
         for file_name, figure in evaluation_figures(evaluation, part).items():
             mlflow.log_figure(figure, f"plots/{part}_{file_name}")
         evaluations[part] = evaluation
-    return BundleEvaluation(threshold, evaluations)
+    return BundleEvaluation(threshold, evaluations, evaluate_client(bundle, data, threshold))
+
+
+def evaluate_client(
+    bundle: ModelBundle, data: PreparedData, threshold: float
+) -> dict[str, float] | None:
+    """The client's export scored through the bundle at its threshold, logged as `client_*`
+    metrics with the export's name, columns and hash as params; None without one."""
+    if data.client is None:
+        return None
+    client = data.client
+    p_positive = bundle.predict_proba(client.frame["text"].tolist())
+    metrics = client_metrics(client.labels, p_positive, threshold)
+    mlflow.log_params(
+        {
+            "client_data": str(client.source.path),
+            "client_text_column": client.source.text_column,
+            "client_label_column": client.source.label_column,
+            "client_data_hash": client.data_hash,
+            "client_rows": len(client.frame),
+        }
+    )
+    mlflow.log_metrics({f"{CLIENT_PREFIX}{k}": v for k, v in metrics.items()})
+    return metrics
 
 
 def record(
@@ -157,7 +184,10 @@ def record(
         run.tags,
         model_name=run.name,
         run_id=run.run_id,
-        metrics={part: evaluations[part].metrics for part in ("test", "manual")},
+        metrics={
+            **{part: evaluations[part].metrics for part in ("test", "manual")},
+            **({"client": evaluated.client} if evaluated.client else {}),
+        },
         threshold_rule=RULE,
     )
     manifest.write(bundle_dir)
@@ -181,6 +211,9 @@ def record(
         for metric in SELECTABLE_METRICS:
             tags[metric] = str(evaluations["test"].metrics[metric])
             tags[f"{MANUAL_PREFIX}{metric}"] = str(evaluations["manual"].metrics[metric])
+        if evaluated.client is not None:
+            for metric in (*SELECTABLE_METRICS, *CLIENT_ONLY):
+                tags[f"{CLIENT_PREFIX}{metric}"] = str(evaluated.client[metric])
         client = MlflowClient()
         for key, value in tags.items():
             client.set_model_version_tag(settings.model_name, version, key, value)
@@ -196,4 +229,5 @@ def record(
         evaluations["manual"].metrics,
         seconds,
         evaluated.threshold,
+        evaluated.client,
     )

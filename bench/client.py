@@ -1,0 +1,191 @@
+"""The client's domain, measured once on real airline tweets (`../shared/data/airline-dev`):
+
+1. a champion trained on a Sentiment140 sample with the airline export as `--eval-data`
+   (client_* metrics and tags), promoted;
+2. `badbuzz evaluate` on the export: out-of-box accuracy on its negative and positive
+   tweets, and where its neutral ones go;
+3. the thresholds the rules would choose on the champion's scores of the earlier verdicts,
+   judged on the later ones and on the manual test set: the validation threshold, the
+   same moved by the prior-shift correction of the posterior's odds, plain accuracy on the
+   client's tweets (the rule before), balanced accuracy on them, and the client rule;
+4. `--verdicts` airline tweets in time order judged right or wrong against the champion's
+   labels (stamped with their tweet time), then `badbuzz retrain --dry-run`: the
+   challenger's threshold and the gate's decision with its interval (and the decision
+   with `--gate-metric positive_precision`).
+
+Everything goes to a throw-away BADBUZZ_HOME (or `--home`, kept).
+
+    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert
+
+from badbuzz.bundle.model import ModelBundle
+from badbuzz.metric_names import DEFAULT_FLOOR
+from badbuzz.registry import download_bundle
+from ops.database import connect, feedback, new_id
+from training.data.client import ClientSource, read_client
+from training.evaluation.metrics import evaluate_scores
+from training.evaluation.thresholds import (
+    ACCURACY_TOLERANCE,
+    candidate_thresholds,
+    choose_client_threshold,
+    choose_threshold,
+)
+
+BADBUZZ = Path(sys.executable).parent / "badbuzz"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+AIRLINE = SHARED / "airline-dev" / "tweets.csv.gz"
+SENTIMENT140 = SHARED / "sentiment140" / "sample_train.csv.gz"
+
+
+def badbuzz(env: dict[str, str], *args: str) -> str:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(BADBUZZ), *args], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.exit(f"badbuzz {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    print(f"$ badbuzz {' '.join(args)}   ({time.perf_counter() - started:.0f} s)")
+    return result.stdout
+
+
+def plain_accuracy_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The rule before balanced accuracy: plain accuracy within the tolerance, recall floor,
+    highest positive precision."""
+    thresholds = candidate_thresholds(scores)
+    called = scores[None, :] >= thresholds[:, None]
+    accuracy = (called == labels.astype(bool)[None, :]).mean(axis=1)
+    recall = (called & labels.astype(bool)).sum(axis=1) / labels.sum()
+    precision = (called & labels.astype(bool)).sum(axis=1) / np.maximum(called.sum(axis=1), 1)
+    eligible = (accuracy >= accuracy.max() - ACCURACY_TOLERANCE) & (recall >= DEFAULT_FLOOR)
+    best = np.flatnonzero(eligible)[np.argmax(precision[eligible])]
+    return float(thresholds[best])
+
+
+def prior_shift(threshold: float, train_negatives: float, client_negatives: float) -> float:
+    """The threshold on the model's scores that applies `threshold` to the posterior
+    corrected for the client's prior (Saerens et al., 2002): odds scaled by the ratio of
+    the priors' odds."""
+    ratio = (train_negatives / (1 - train_negatives)) / (client_negatives / (1 - client_negatives))
+    odds = threshold / (1 - threshold) / ratio
+    return float(odds / (1 + odds))
+
+
+def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int) -> None:
+    from badbuzz.settings import TrainingSettings
+    from training.data.prepared import prepare_data
+
+    os.environ["BADBUZZ_HOME"] = str(home)
+    settings = TrainingSettings()
+    data = prepare_data(settings, SENTIMENT140, None, sample, 42)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
+    client = read_client(ClientSource(AIRLINE, "text", "airline_sentiment")).frame
+    client = client[client["label"] >= 0].head(verdicts)
+    cut = len(client) - round(len(client) * gate_share)
+    earlier, later = client.iloc[:cut], client.iloc[cut:]
+    score = {
+        name: (frame["label"].to_numpy(), bundle.predict_proba(frame["text"].tolist()))
+        for name, frame in (
+            ("earlier", earlier),
+            ("later", later),
+            ("validation", data.split.validation),
+            ("manual", data.manual_binary),
+        )
+    }
+    negatives = float(np.mean(score["earlier"][0] == 0))
+    rules = {
+        "validation (the champion's)": bundle.threshold,
+        "prior-shift correction": prior_shift(bundle.threshold, 0.5, negatives),
+        "plain accuracy on the client": plain_accuracy_threshold(*score["earlier"]),
+        "balanced accuracy on the client": choose_threshold(*score["earlier"]),
+        "client rule (client + validation)": choose_client_threshold(
+            *score["earlier"], *score["validation"]
+        ).threshold,
+    }
+    print(
+        f"\nThresholds on the champion's scores: chosen on the {len(earlier)} earlier verdicts "
+        f"({negatives:.0%} negative), judged on the {len(later)} later ones and the manual set"
+    )
+    print(f"{'rule':36} {'thr':>6} {'later acc':>9} {'pos prec':>8} {'pos rec':>7} {'man acc':>7}")
+    for rule, threshold in rules.items():
+        later_m = evaluate_scores(*score["later"], threshold).metrics
+        manual_m = evaluate_scores(*score["manual"], threshold).metrics
+        print(
+            f"{rule:36} {threshold:6.3f} {later_m['accuracy']:9.3f} "
+            f"{later_m['positive_precision']:8.3f} {later_m['positive_recall']:7.3f} "
+            f"{manual_m['accuracy']:7.3f}"
+        )
+
+
+def store_verdicts(home: Path, verdicts: int) -> None:
+    """The first `verdicts` negative and positive airline tweets, judged against the
+    champion's labels, stamped with their tweet time."""
+    client = read_client(ClientSource(AIRLINE, "text", "airline_sentiment")).frame
+    times = pd.read_csv(AIRLINE, usecols=["tweet_created", "text"], dtype=str)
+    client = client.assign(created=pd.to_datetime(times["tweet_created"].iloc[client.index]))
+    client = client[client["label"] >= 0].head(verdicts)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
+    predicted = bundle.predict(client["text"].tolist())
+    engine = connect(f"sqlite:///{home / 'badbuzz.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(feedback),
+            [
+                {"id": new_id(), "text": text, "predicted_label": label,
+                 "correct": label == ("positive" if truth == 1 else "negative"),
+                 "created_at": created.tz_convert("UTC").to_pydatetime()}
+                for text, label, truth, created in zip(
+                    client["text"], predicted, client["label"], client["created"], strict=True
+                )
+            ],
+        )  # fmt: skip
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=25_000, help="Champion's tweets.")
+    parser.add_argument("--models", default="svm")
+    parser.add_argument("--verdicts", type=int, default=1000)
+    parser.add_argument("--home", type=Path, default=None, help="Keep the store here.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = args.home or Path(tmp) / "home"
+        env = {**os.environ, "BADBUZZ_HOME": str(home), "BADBUZZ_SENTIMENT140": str(SENTIMENT140)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        env.pop("BADBUZZ_DATABASE_URL", None)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+        client = ["--label-column", "airline_sentiment"]
+        print(badbuzz(env, "train", "baseline", "--models", args.models, "--sample",
+                      str(args.sample), "--eval-data", str(AIRLINE), *client))  # fmt: skip
+        print(badbuzz(env, "promote", "--metric", "client_accuracy"))
+        print(badbuzz(env, "evaluate", "--data", str(AIRLINE), *client))
+        compare_thresholds(home, args.verdicts, 0.3, args.sample)
+        store_verdicts(home, args.verdicts)
+        out = badbuzz(env, "retrain", "--dry-run")
+        print(out)
+        kpi = badbuzz(env, "retrain", "--dry-run", "--gate-metric", "positive_precision")
+        print(kpi[kpi.index("Gate:") :])
+
+
+if __name__ == "__main__":
+    main()
