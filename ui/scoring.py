@@ -141,9 +141,12 @@ def scored_table(tweets: Tweets, predictions: Sequence[dict[str, Any]]) -> pd.Da
     return table.sort_values("probability_positive", kind="stable").reset_index(drop=True)
 
 
+LABELS = ("negative", "neutral", "positive")  # neutral only from a model with a neutral band
+
+
 def label_counts(table: pd.DataFrame) -> dict[str, int]:
     counts = table["label"].value_counts()
-    return {label: int(counts.get(label, 0)) for label in ("negative", "positive")}
+    return {label: int(counts.get(label, 0)) for label in LABELS}
 
 
 def probability_histogram(table: pd.DataFrame, bins: int = 20) -> pd.DataFrame:

@@ -90,6 +90,9 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # name -> sha256
     # DriftReference.to_dict() of the validation scores; absent in bundles recorded before it
     drift_reference: dict[str, Any] | None = None
+    # [low, high): P(positive) there is labelled neutral; chosen on a client's labelled
+    # tweets with neutral ones (training's --eval-data), absent otherwise
+    neutral_band: list[float] | None = None
     format: str = BUNDLE_FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -103,6 +106,11 @@ class Manifest:
             manifest = cls(**values)
         except (json.JSONDecodeError, TypeError) as error:
             raise BundleError(f"{path}: unreadable manifest ({error})") from error
+        band = manifest.neutral_band
+        if band is not None and not (
+            len(band) == 2 and 0.0 <= float(band[0]) <= float(band[1]) <= 1.0
+        ):
+            raise BundleError(f"{path}: neutral_band {band!r} is not [low, high] within [0, 1]")
         if manifest.format != BUNDLE_FORMAT or manifest.format_version > FORMAT_VERSION:
             raise BundleError(
                 f"{path}: {manifest.format} v{manifest.format_version} is not a bundle this "

@@ -19,6 +19,7 @@ from badbuzz.bundle.manifest import DEFAULT_LABELS, Manifest
 from badbuzz.errors import BundleError
 from badbuzz.text import NormalizationConfig, missing_packages, normalize_many
 
+NEUTRAL = "neutral"  # the label of a score inside the bundle's neutral band
 # manifest "runtime" -> the module that loads it (imported only when a bundle needs it)
 RUNTIME_MODULES = {
     "sklearn": "badbuzz.bundle.runtimes.sklearn_pipeline",
@@ -30,19 +31,28 @@ RUNTIME_MODULES = {
 
 @dataclass(frozen=True)
 class Decision:
-    """Score to label, decided here and nowhere else: positive when P(positive) >= threshold."""
+    """Score to label, decided here and nowhere else: positive when P(positive) >= threshold,
+    and, where the bundle has a neutral band, neutral when low <= P(positive) < high. The
+    binary call (`is_positive`) ignores the band: the KPI figures stay comparable."""
 
     threshold: float = 0.5
     labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+    neutral_band: tuple[float, float] | None = None
 
     def is_positive(self, p_positive: np.ndarray) -> np.ndarray:
         return np.asarray(p_positive) >= self.threshold
 
     def label(self, p_positive: float) -> str:
-        return self.labels[str(int(p_positive >= self.threshold))]
+        return self.label_all(np.array([p_positive]))[0]
 
     def label_all(self, p_positive: np.ndarray) -> list[str]:
-        return [self.labels[str(int(positive))] for positive in self.is_positive(p_positive)]
+        scores = np.asarray(p_positive)
+        names = [self.labels[str(int(positive))] for positive in self.is_positive(scores)]
+        if self.neutral_band is None:
+            return names
+        low, high = self.neutral_band
+        neutral = (scores >= low) & (scores < high)
+        return [NEUTRAL if inside else name for name, inside in zip(names, neutral, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,10 @@ class ModelBundle:
                 f"{directory}: its normalisation needs {', '.join(missing)}, which is not "
                 f"installed here: pip install {' '.join(missing)}"
             )
-        self.decision = Decision(manifest.threshold, manifest.labels)
+        band = manifest.neutral_band
+        self.decision = Decision(
+            manifest.threshold, manifest.labels, None if band is None else (band[0], band[1])
+        )
         self.scorer = scorer
 
     @classmethod

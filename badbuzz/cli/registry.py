@@ -66,6 +66,7 @@ def evaluate(
     from training.data.sentiment140 import read_sentiment140
     from training.data.sources import DataFile, locate_manual_test
     from training.evaluation.metrics import client_metrics, evaluate_scores, three_class_report
+    from training.evaluation.neutral import BAND_F1, NEGATIVES_CALLED_NEUTRAL, band_metrics
 
     settings = TrainingSettings()
     model_uri = champion_uri(model_uri, settings.model_name)
@@ -117,6 +118,16 @@ def evaluate(
                 f"Neutral tweets ({int((~mask).sum())}): {shares[NEUTRAL_CALLED_NEGATIVE]:.1%} "
                 f"called negative, {shares[NEUTRAL_CALLED_POSITIVE]:.1%} positive, at "
                 f"{bundle.threshold:.3g}."
+            )
+        band = bundle.decision.neutral_band
+        if band is not None and (~mask).any():
+            served = band_metrics(labels, p_all, bundle.threshold, band)
+            report["client"] |= {"neutral_band": list(band), **served}  # type: ignore[operator]
+            console.print(
+                f"With the bundle's neutral band [{band[0]:.3f}, {band[1]:.3f}): "
+                f"{served[f'{NEUTRAL_CALLED_NEGATIVE}_with_band']:.1%} of the neutral tweets "
+                f"called negative, {served[NEGATIVES_CALLED_NEUTRAL]:.1%} of the negatives "
+                f"called neutral; 3-class macro F1 {served[BAND_F1]:.3f}."
             )
     elif (~mask).any():
         three_class = three_class_report(frame["polarity"].to_numpy(), p_all, neutral_band)

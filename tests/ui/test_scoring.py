@@ -118,7 +118,7 @@ def test_scored_table_most_negative_first_with_counts_and_histogram() -> None:
     table = scoring.scored_table(tweets, fake_predictions(tweets.texts))
     assert table["text"].tolist() == ["meh", "awful delay", "love it"]
     assert table["row"].tolist() == [4, 3, 1]  # rows as the file counts them
-    assert scoring.label_counts(table) == {"negative": 2, "positive": 1}
+    assert scoring.label_counts(table) == {"negative": 2, "neutral": 0, "positive": 1}
     histogram = scoring.probability_histogram(table)
     assert len(histogram) == 20 and histogram["tweets"].sum() == 3
     csv = scoring.to_csv_bytes(table).decode()

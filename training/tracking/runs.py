@@ -31,6 +31,7 @@ from training.evaluation.metrics import (
     evaluate_scores,
     three_class_report,
 )
+from training.evaluation.neutral import BAND_HIGH, BAND_LOW, band_metrics, choose_neutral_band
 from training.evaluation.plots import evaluation_figures
 from training.evaluation.thresholds import ACCURACY_TOLERANCE, RULE, choose_threshold
 from training.tracking.experiments import git_commit
@@ -145,6 +146,10 @@ def evaluate_client(
     client = data.client
     p_positive = bundle.predict_proba(client.frame["text"].tolist())
     metrics = client_metrics(client.labels, p_positive, threshold)
+    band = choose_neutral_band(client.labels, p_positive, threshold)
+    if band is not None:
+        metrics |= band_metrics(client.labels, p_positive, threshold, band)
+        metrics |= {BAND_LOW: band[0], BAND_HIGH: band[1]}
     mlflow.log_params(
         {
             "client_data": str(client.source.path),
@@ -176,6 +181,8 @@ def record(
     evaluations = evaluated.parts
     manifest = Manifest.read(bundle_dir)
     manifest.threshold = evaluated.threshold
+    if evaluated.client is not None and BAND_LOW in evaluated.client:
+        manifest.neutral_band = [evaluated.client[BAND_LOW], evaluated.client[BAND_HIGH]]
     validation = evaluations["validation"]
     manifest.drift_reference = DriftReference.from_scores(
         validation.p_positive, evaluated.threshold

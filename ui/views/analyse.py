@@ -9,7 +9,7 @@ from ui.client import ApiClient, ApiError
 TEXT_KEY = "analyse_text"
 PREDICTION_KEY = "analyse_prediction"
 VERDICT_KEY = "analyse_verdict"
-COLOURS = {"negative": "red", "positive": "green"}
+COLOURS = {"negative": "red", "neutral": "gray", "positive": "green"}
 
 
 def _new_tweet() -> None:

@@ -82,15 +82,13 @@ def _score(client: ApiClient, tweets: scoring.Tweets, signature: tuple[str, str]
 
 def _show(table: pd.DataFrame, name: str) -> None:
     counts = scoring.label_counts(table)
-    negative, positive = st.columns(2)
-    negative.metric("Negative", f"{counts['negative']:,}")
-    positive.metric("Positive", f"{counts['positive']:,}")
+    shown = [label for label in scoring.LABELS if label != "neutral" or counts[label]]
+    for column, label in zip(st.columns(len(shown)), shown, strict=True):
+        column.metric(label.capitalize(), f"{counts[label]:,}")
     st.subheader("Probability of positive")
     st.bar_chart(scoring.probability_histogram(table))
     st.subheader("Tweets, the most negative first")
-    labels = st.multiselect(
-        "Labels", ["negative", "positive"], default=["negative", "positive"], key="score_labels"
-    )
+    labels = st.multiselect("Labels", shown, default=shown, key="score_labels")
     st.dataframe(table[table["label"].isin(labels)], hide_index=True)
     st.download_button(
         "Download the scored CSV",
