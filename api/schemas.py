@@ -47,7 +47,7 @@ Tweet = Annotated[
     ),
     AfterValidator(_not_blank),
 ]
-Label = Literal["negative", "positive"]
+Label = Literal["negative", "neutral", "positive"]  # neutral: inside the bundle's neutral band
 # badbuzz.settings.BRAND in JSON Schema's dialect; `$` as Python reads it (the validators here
 # and jsonschema's alike), so a brand may end in one newline, which is dropped.
 BRAND_PATTERN = rf"^{BRAND.pattern}$"
