@@ -21,6 +21,7 @@ from badbuzz.cli import (
     console,
     data,
     doctor,
+    keys,
     registry,
     retrain,
     score,
@@ -48,6 +49,7 @@ app.add_typer(console.app)
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(buzz.app, name="buzz")
 app.add_typer(doctor.app)
+app.add_typer(keys.app, name="keys")
 
 
 @app.callback()
