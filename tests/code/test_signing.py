@@ -278,3 +278,21 @@ def test_keys_that_are_not_usable_are_refused_with_what_to_do(
         SignaturePolicy.from_key_file(bundle_keys.signing, required=True)
     with pytest.raises(SigningKeyError, match="not an unencrypted PEM private key"):
         load_signing_key(bundle_keys.verify)
+
+
+def test_doctor_checks_the_signature_as_the_api_does(
+    bundle_dir: Path, bundle_keys: BundleKeys, tmp_path: Path
+) -> None:
+    from badbuzz.cpu import CpuInfo
+    from badbuzz.doctor.bundle import check_bundle
+
+    cpu = CpuInfo("test CPU", frozenset({"avx", "avx2"}))
+    marker = tmp_path / "code-ran"
+    joblib.dump(RunsCode(marker), bundle_dir / "model.joblib")
+    edit_manifest(bundle_dir)
+    refused = check_bundle(bundle_dir, tmp_path / "cache", cpu, 120, bundle_keys.verify, True)
+    assert refused.status == "fail" and "not signed" in refused.detail, refused
+    assert not marker.exists()
+    # without the key, in development, doctor loads it as the API would: the code runs
+    check_bundle(bundle_dir, tmp_path / "cache", cpu, 120)
+    assert marker.is_dir()
