@@ -162,11 +162,10 @@ class SignaturePolicy:
     def from_key_file(cls, path: Path | None, required: bool) -> SignaturePolicy:
         if path is None:
             return cls(None, required)
+        key = load_verify_key(path)  # says what to install when cryptography is missing
         from cryptography.hazmat.primitives import serialization
 
-        raw = load_verify_key(path).public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return cls(raw, True)
 
     def check(self, directory: Path, manifest_bytes: bytes) -> None:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import stat
+import subprocess
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -296,3 +297,20 @@ def test_doctor_checks_the_signature_as_the_api_does(
     # without the key, in development, doctor loads it as the API would: the code runs
     check_bundle(bundle_dir, tmp_path / "cache", cpu, 120)
     assert marker.is_dir()
+
+
+def test_training_with_an_unusable_signing_key_stops_before_it_trains(tmp_path: Path) -> None:
+    from tests.integration.support import BADBUZZ
+    from tests.processes import clean_env
+
+    env = clean_env(
+        {"BADBUZZ_HOME": str(tmp_path / "home"), "BADBUZZ_SIGNING_KEY": str(tmp_path / "no.pem")}
+    )
+    done = subprocess.run(
+        [str(BADBUZZ), "train", "baseline", "--models", "nb", "--sample", "100"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "error: BADBUZZ_SIGNING_KEY=" in done.stderr and "badbuzz keys create" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "home" / "mlflow").exists()
