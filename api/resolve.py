@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from badbuzz.bundle.archive import unpack
-from badbuzz.bundle.manifest import Manifest, sha256_file
+from badbuzz.bundle.manifest import sha256_file
+from badbuzz.bundle.signing import verified_manifest
 from badbuzz.errors import BundleError
 from badbuzz.settings import ApiSettings
 
@@ -49,9 +50,12 @@ def _local_bundle(settings: ApiSettings, path: Path) -> ResolvedBundle:
     if path.is_file():  # keyed by content: a replaced archive is extracted again
         directory = settings.model_cache_dir / "local" / sha256_file(path)[:16]
         if not (directory / "manifest.json").is_file():
-            unpack(path, directory)
+            try:
+                unpack(path, directory)
+            except BundleError as error:
+                raise ModelUnavailable(str(error)) from error
     try:
-        Manifest.read(directory).verify(directory)
+        verified_manifest(directory, settings.signature_policy())
     except BundleError as error:
         raise ModelUnavailable(str(error)) from error
     return ResolvedBundle(directory, settings.model_name, "local")
@@ -88,9 +92,10 @@ def _download(settings: ApiSettings, version: str) -> Path:
     from badbuzz.registry import download_bundle
 
     target = _cache_root(settings) / version
+    signatures = settings.signature_policy()
     if (target / "manifest.json").is_file():
         try:
-            Manifest.read(target).verify(target)
+            verified_manifest(target, signatures)
             return target
         except BundleError as error:
             log.warning("cached bundle damaged, downloading it again: %s", error)
@@ -98,7 +103,7 @@ def _download(settings: ApiSettings, version: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         bundle = download_bundle(f"models:/{settings.model_name}/{version}", Path(tmp))
-        Manifest.read(bundle).verify(bundle)
+        verified_manifest(bundle, signatures)
         shutil.move(str(bundle), target)  # complete bundles only ever appear in the cache
     return target
 
@@ -123,7 +128,7 @@ def last_good(settings: ApiSettings, reason: str) -> ResolvedBundle:
     record = json.loads(path.read_text())
     directory = Path(record["directory"])
     try:
-        Manifest.read(directory).verify(directory)
+        verified_manifest(directory, settings.signature_policy())
     except BundleError as error:
         raise ModelUnavailable(f"{reason}; and the cached model is unusable: {error}") from error
     return ResolvedBundle(

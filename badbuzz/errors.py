@@ -22,6 +22,10 @@ class BundleError(UserError, ValueError):
     """A bundle is missing, incomplete, tampered with or of an unknown format."""
 
 
+class SigningKeyError(UserError, ValueError):
+    """A signing or verify key file is missing, unreadable or not an Ed25519 key."""
+
+
 class RegistryError(UserError, LookupError):
     """Nothing in the model registry matches what was asked for."""
 

@@ -9,6 +9,7 @@ that no later `chdir`, subprocess or URI conversion sees a relative path.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from badbuzz.bundle.model import RuntimeOptions
+from badbuzz.bundle.signing import SignaturePolicy, load_signing_key
 from badbuzz.metric_names import DEFAULT_FLOOR, KPI
 
 DEFAULT_API_KEY = "change-me"
@@ -77,11 +79,23 @@ class TrainingSettings(BadbuzzSettings):
         default=None,
         description="Local Sentiment140 file or folder; skips the download.",
     )
+    signing_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs every bundle training logs; unset: "
+        "unsigned bundles, which only a development API without a verify key loads.",
+    )
 
-    @field_validator("sentiment140", mode="after")
+    @field_validator("sentiment140", "signing_key", mode="after")
     @classmethod
-    def _absolute_data(cls, path: Path | None) -> Path | None:
+    def _absolute_path(cls, path: Path | None) -> Path | None:
         return absolute(path)
+
+    @field_validator("signing_key", mode="after")
+    @classmethod
+    def _a_usable_key(cls, path: Path | None) -> Path | None:
+        if path is not None:  # a wrong key must stop training before it runs, not after
+            load_signing_key(path)
+        return path
 
 
 class OpsSettings(BadbuzzSettings):
@@ -285,8 +299,13 @@ class ApiSettings(OpsSettings):
     onnx_threads: int | None = Field(
         default=None, ge=1, description="Threads of an ONNX bundle's session; unset: its own."
     )
+    verify_key: Path | None = Field(
+        default=None,
+        description="Ed25519 public key (PEM) of training's signing key: only bundles it "
+        "signed are loaded. Required in production.",
+    )
 
-    @field_validator("model_bundle", mode="after")
+    @field_validator("model_bundle", "verify_key", mode="after")
     @classmethod
     def _absolute_bundle(cls, path: Path | None) -> Path | None:
         return absolute(path)
@@ -300,6 +319,27 @@ class ApiSettings(OpsSettings):
                     "BADBUZZ_API_KEY must be set to a secret of 16+ characters in production"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _signed_bundles_in_production(self) -> ApiSettings:
+        if self.environment == "production" and self.verify_key is None:
+            raise ValueError(
+                "BADBUZZ_VERIFY_KEY must be set in production: the public key (PEM) of "
+                "training's BADBUZZ_SIGNING_KEY, so that only bundles training signed are "
+                "loaded (badbuzz keys create makes the pair)"
+            )
+        self.signature_policy()  # an unreadable or wrong key stops the start, with its reason
+        return self
+
+    def signature_policy(self) -> SignaturePolicy:
+        """Production, or a verify key: signed bundles only; else unchecked, with a warning."""
+        return SignaturePolicy.from_key_file(
+            self.verify_key, required=self.environment == "production"
+        )
+
+    def runtime_options(self, onnx_threads: int | None = None) -> RuntimeOptions:
+        """How bundles load in the API: the base options, and the signature check."""
+        return replace(super().runtime_options(onnx_threads), signatures=self.signature_policy())
 
 
 class UiSettings(BadbuzzSettings):

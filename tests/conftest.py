@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,19 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, sentiment140_dir: Path
     from tests.bundles import write_tiny_sklearn_bundle
 
     return write_tiny_sklearn_bundle(tmp_path_factory.mktemp("tiny") / "bundle")
+
+
+@dataclass(frozen=True)
+class BundleKeys:
+    """A key pair as `badbuzz keys create` writes it: training's private key, the API's public."""
+
+    signing: Path
+    verify: Path
+
+
+@pytest.fixture(scope="session")
+def bundle_keys(tmp_path_factory: pytest.TempPathFactory) -> BundleKeys:
+    """An Ed25519 key pair made for this test session: no private key is ever committed."""
+    from badbuzz.bundle.signing import create_key_pair
+
+    return BundleKeys(*create_key_pair(tmp_path_factory.mktemp("keys")))

@@ -3,7 +3,9 @@
 A bundle is a directory holding the model in its serving format plus `manifest.json`
 (format version, runtime, file hashes, normalisation settings, decision threshold, label
 map, runtime options, metadata, and optionally the reference the serving drift watch compares
-the live scores with). The file hashes are checked before anything is loaded.
+the live scores with), and `manifest.sig` once training signed it (`badbuzz.bundle.signing`).
+Every file path the manifest names must stay inside the bundle folder; the file hashes are
+checked before anything is loaded.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from badbuzz.errors import BundleError
 BUNDLE_FORMAT = "badbuzz-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"  # training's Ed25519 signature of manifest.json's exact bytes
 DEFAULT_LABELS = {"0": "negative", "1": "positive"}
 DRIFT_BINS = 10  # equal-width bins of P(positive) over [0, 1]: PSI's customary ten
 
@@ -98,14 +101,19 @@ class Manifest:
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:
-        path = directory / MANIFEST
-        if not path.is_file():
-            raise BundleError(f"{directory}: not a model bundle (no {MANIFEST})")
+        """The manifest as it is, signed or not: for training, which writes it. Loading goes
+        through `badbuzz.bundle.signing.verified_manifest`, which checks the signature first."""
+        return cls.parse(read_manifest_bytes(directory), directory / MANIFEST)
+
+    @classmethod
+    def parse(cls, data: bytes, path: Path) -> Manifest:
         try:
-            values = json.loads(path.read_text())
+            values = json.loads(data)
             manifest = cls(**values)
-        except (json.JSONDecodeError, TypeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
             raise BundleError(f"{path}: unreadable manifest ({error})") from error
+        if not isinstance(manifest.files, dict) or not isinstance(manifest.runtime_options, dict):
+            raise BundleError(f"{path}: unreadable manifest (files and runtime_options are maps)")
         band = manifest.neutral_band
         if band is not None and not (
             len(band) == 2 and 0.0 <= float(band[0]) <= float(band[1]) <= 1.0
@@ -119,19 +127,66 @@ class Manifest:
         return manifest
 
     def write(self, directory: Path) -> None:
+        """Hash every file and write the manifest. A signature beside it signed the previous
+        bytes: it is removed, and the bundle stays unsigned until signed again."""
         self.files = {
             p.name: sha256_file(p)
             for p in sorted(directory.iterdir())
-            if p.is_file() and p.name != MANIFEST
+            if p.is_file() and p.name not in (MANIFEST, SIGNATURE)
         }
+        (directory / SIGNATURE).unlink(missing_ok=True)
         (directory / MANIFEST).write_text(json.dumps(self.__dict__, indent=2, sort_keys=True))
 
     def verify(self, directory: Path) -> None:
+        """Every path the manifest names stays inside `directory`; every file matches its hash."""
         if self.model_file not in self.files:
             raise BundleError(f"{directory}: manifest lists no hash for {self.model_file}")
+        for key, name in sorted(self.runtime_options.items()):
+            # the files a runtime reads besides the model (vocabulary, tokenizer) are hashed too
+            if key.endswith("_file") and name not in self.files:
+                raise BundleError(f"{directory}: manifest lists no hash for {key} {name!r}")
         for name, expected in self.files.items():
-            path = directory / name
+            path = inside_bundle(directory, name)
             if not path.is_file():
                 raise BundleError(f"{directory}: {name} is missing")
             if sha256_file(path) != expected:
                 raise BundleError(f"{directory}: {name} does not match its manifest hash")
+
+
+def read_manifest_bytes(directory: Path) -> bytes:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{directory}: not a model bundle (no {MANIFEST})")
+    return path.read_bytes()
+
+
+def inside_bundle(directory: Path, name: object) -> Path:
+    """`directory / name`, for a name the manifest gives: refused unless it is a normalised
+    relative path (no `..`, not absolute) that resolves inside the folder, symlinks followed."""
+    if not isinstance(name, str) or not is_plain_relative(name):
+        raise BundleError(
+            f"{directory}: the manifest names the file {name!r}, which is not a plain relative "
+            "path inside the bundle (absolute, with '..', or not normalised): the bundle is "
+            "refused. Rebuild it with badbuzz's training, which writes plain file names"
+        )
+    root = directory.resolve()
+    path = directory / name
+    if not path.resolve().is_relative_to(root):
+        raise BundleError(
+            f"{directory}: {name} resolves to {path.resolve()}, outside the bundle (a symlink): "
+            "the bundle is refused. A bundle holds its files, not links out of its folder"
+        )
+    return path
+
+
+def is_plain_relative(name: str) -> bool:
+    """A relative POSIX path written the one normal way: no `..`, `.`, empty part, backslash
+    or NUL, not absolute (also not a Windows drive path)."""
+    if not name or "\\" in name or "\0" in name or ":" in name.split("/")[0]:
+        return False
+    pure = PurePosixPath(name)
+    return (
+        not pure.is_absolute()
+        and str(pure) == name
+        and all(part not in ("..", ".") for part in pure.parts)
+    )

@@ -1,8 +1,8 @@
 """A loaded bundle: raw tweets in, probability of *positive* and a label out.
 
-Loading reads the manifest, verifies the hashes, and imports only the module of the
-runtime the manifest names (`badbuzz.bundle.runtimes`); nothing of training, and never
-TensorFlow in this process.
+Loading checks the manifest's signature (when the loading machine asks for one), its paths
+and its hashes, and only then imports the module of the runtime the manifest names
+(`badbuzz.bundle.runtimes`); nothing of training, and never TensorFlow in this process.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from badbuzz.bundle.manifest import DEFAULT_LABELS, Manifest
+from badbuzz.bundle.signing import SignaturePolicy, verified_manifest
 from badbuzz.errors import BundleError
 from badbuzz.text import NormalizationConfig, missing_packages, normalize_many
 
@@ -58,10 +59,12 @@ class Decision:
 @dataclass(frozen=True)
 class RuntimeOptions:
     """What the machine that loads a bundle decides, not the bundle: where converted models
-    are cached, and how many threads an ONNX session may use (None: the manifest's)."""
+    are cached, how many threads an ONNX session may use (None: the manifest's), and what it
+    asks of the bundle's signature (None: nothing, as training loading its own bundles)."""
 
     cache_dir: Path | None = None
     onnx_threads: int | None = None
+    signatures: SignaturePolicy | None = None
 
 
 class Scorer(Protocol):
@@ -110,11 +113,9 @@ class ModelBundle:
 
     @classmethod
     def load(cls, directory: Path, options: RuntimeOptions | None = None) -> ModelBundle:
-        manifest = Manifest.read(directory)
-        manifest.verify(directory)
-        return cls(
-            directory, manifest, load_scorer(directory, manifest, options or RuntimeOptions())
-        )
+        options = options or RuntimeOptions()
+        manifest = verified_manifest(directory, options.signatures)
+        return cls(directory, manifest, load_scorer(directory, manifest, options))
 
     @property
     def threshold(self) -> float:

@@ -12,6 +12,7 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.logging import RichHandler
 from rich.markup import escape
 
@@ -21,6 +22,7 @@ from badbuzz.cli import (
     console,
     data,
     doctor,
+    keys,
     registry,
     retrain,
     score,
@@ -48,6 +50,7 @@ app.add_typer(console.app)
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(buzz.app, name="buzz")
 app.add_typer(doctor.app)
+app.add_typer(keys.app, name="keys")
 
 
 @app.callback()
@@ -102,6 +105,14 @@ def main() -> None:
     except UserError as error:
         errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(error.exit_code)
+    except ValidationError as error:  # a setting read from the environment or .env
+        # only the messages: the input itself may be a secret
+        for problem in error.errors():
+            message = problem["msg"].removeprefix("Value error, ")
+            if problem["loc"] and not message.startswith("BADBUZZ_"):
+                message = f"BADBUZZ_{str(problem['loc'][0]).upper()}: {message}"
+            errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+        sys.exit(2)
     except ModuleNotFoundError as error:  # e.g. a training command in the serving image
         module = (error.name or "?").split(".")[0]
         extra = missing_extra(module, sys.argv[1:])

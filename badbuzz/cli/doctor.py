@@ -100,7 +100,12 @@ def start_checks(
 
     bundle = Background(
         lambda: check_bundle(
-            settings.model_bundle, settings.model_cache_dir, cpu, import_timeout_s
+            settings.model_bundle,
+            settings.model_cache_dir,
+            cpu,
+            import_timeout_s,
+            settings.verify_key,
+            settings.environment == "production",
         ),
         import_timeout_s + 5,
     )

@@ -1,11 +1,13 @@
 """What every model family does once its bundle is written, inside its MLflow run:
 score the *bundle* (the serving path, so no train/serve skew) on the validation, held-out
 and manual test sets (and the client's export, given one), choose its decision threshold on
-the validation scores, log metrics and plots, log the bundle as a pyfunc model and register
-it with its metric tags."""
+the validation scores, log metrics and plots, sign the bundle's manifest (BADBUZZ_SIGNING_KEY),
+log the bundle as a pyfunc model and register it with its metric tags."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from mlflow.types import ColSpec, Schema
 
 from badbuzz.bundle.manifest import DriftReference, Manifest
 from badbuzz.bundle.model import ModelBundle, RuntimeOptions
+from badbuzz.bundle.signing import load_signing_key, sign_bundle
 from badbuzz.metric_names import CLIENT_ONLY, CLIENT_PREFIX, MANUAL_PREFIX, SELECTABLE_METRICS
 from badbuzz.settings import TrainingSettings
 from training.data.prepared import PreparedData
@@ -36,6 +39,8 @@ from training.evaluation.plots import evaluation_figures
 from training.evaluation.thresholds import ACCURACY_TOLERANCE, RULE, choose_threshold
 from training.tracking.experiments import git_commit
 from training.tracking.pyfunc import BundlePythonModel, pip_requirements
+
+log = logging.getLogger(__name__)
 
 NEUTRAL_BAND = 0.2
 SIGNATURE = ModelSignature(
@@ -163,6 +168,22 @@ def evaluate_client(
     return metrics
 
 
+def sign(bundle_dir: Path, settings: TrainingSettings) -> None:
+    """Sign the bundle's final manifest with BADBUZZ_SIGNING_KEY, or say it stays unsigned."""
+    if settings.signing_key is None:
+        _warn_unsigned()
+        return
+    sign_bundle(bundle_dir, load_signing_key(settings.signing_key))
+
+
+@functools.cache
+def _warn_unsigned() -> None:
+    log.warning(
+        "bundles are logged unsigned (no BADBUZZ_SIGNING_KEY): an API in production, or with "
+        "BADBUZZ_VERIFY_KEY set, refuses them. Create a key pair with `badbuzz keys create`"
+    )
+
+
 def record(
     run: ModelRun,
     bundle_dir: Path,
@@ -173,9 +194,9 @@ def record(
 ) -> TrainedModel:
     """Evaluate the bundle (loaded with `runtime`, default: the settings'), store the
     threshold (`threshold`, else chosen on validation), its metrics and the drift reference (the
-    validation scores' distribution and negative share at the threshold) in its manifest, log it
-    as a pyfunc model and register it (tags: family, embedding type, data hash, threshold,
-    held-out and manual metrics)."""
+    validation scores' distribution and negative share at the threshold) in its manifest, sign
+    it (BADBUZZ_SIGNING_KEY), log it as a pyfunc model and register it (tags: family, embedding
+    type, data hash, threshold, held-out and manual metrics)."""
     bundle = ModelBundle.load(bundle_dir, runtime or settings.runtime_options())
     evaluated = evaluate_bundle(bundle, run.data, threshold)
     evaluations = evaluated.parts
@@ -198,6 +219,7 @@ def record(
         threshold_rule=RULE,
     )
     manifest.write(bundle_dir)
+    sign(bundle_dir, settings)
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=BundlePythonModel(),
