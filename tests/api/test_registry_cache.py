@@ -16,7 +16,7 @@ import pytest
 from tests.integration.support import Cli, TrackingServer
 from tests.processes import free_port
 
-from .conftest import best_by, check, registry_client, version_tags
+from .conftest import best_by, champion_apart_from, check, registry_client, version_tags
 from .support import (
     MODEL,
     NO_MLFLOW_RETRIES,
@@ -41,8 +41,8 @@ class ServerModels:
 def server_models(
     tracking_server: TrackingServer, sentiment140: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> ServerModels:
-    """nb + logreg trained by the CLI against the server; the champion promoted by positive
-    recall."""
+    """nb + logreg trained by the CLI against the server; the champion promoted, and kept
+    apart from the best by positive precision."""
     cli = Cli(
         tmp_path_factory.mktemp("api-server-client") / "home",
         sentiment140,
@@ -53,8 +53,8 @@ def server_models(
     check(cli, "promote", "--metric", "positive_recall")
     client = registry_client(tracking_server.uri)
     versions = version_tags(client)
-    champion = str(client.get_model_version_by_alias(MODEL, "champion").version)
-    return ServerModels(versions, champion, best_by(versions))
+    best = best_by(versions)
+    return ServerModels(versions, champion_apart_from(client, best, versions), best)
 
 
 @pytest.fixture(scope="module")
