@@ -16,8 +16,11 @@ import yaml
 from dockerfile_parse import DockerfileParser
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
-LONG_RUNNING = {"postgres", "minio", "mlflow", "api", "ui", "mailpit"}
-PUBLISHED = {"mlflow": "5000", "api": "8000", "ui": "8501", "mailpit": "8025"}
+LONG_RUNNING = {"postgres", "minio", "mlflow", "api", "ui", "mailpit", "proxy"}
+# only the proxy: HTTP (redirects and ACME), the console, MLflow, the API, the Mailpit inbox
+PUBLISHED = {"proxy": ["80", "443", "5000", "8000", "8025"]}
+# what `caddy hash-password` writes (bcrypt, cost 14)
+PASSWORD_HASH = "$2a$14$gwKIohA6ez4lIF8VJ9FSVeB5O17N4tlH7UlIu2y5q31hzeZJW2ZQy"
 DOCKERFILES = {
     "api": COMPOSE / "api.Dockerfile",
     "ui": COMPOSE / "ui.Dockerfile",
@@ -56,6 +59,7 @@ def test_every_service_waits_for_what_it_needs_to_be_healthy(stack: dict[str, An
         "mlflow": {"postgres": "service_healthy", "minio-init": "service_completed_successfully"},
         "api": {"mlflow": "service_healthy", "mailpit": "service_healthy"},
         "ui": {"api": "service_healthy"},
+        "proxy": {"preflight": "service_completed_successfully"},
     }
     for name, expected in needs.items():
         depends = {dep: spec["condition"] for dep, spec in services[name]["depends_on"].items()}
@@ -79,7 +83,19 @@ def test_only_the_ports_the_owner_uses_are_published(stack: dict[str, Any]) -> N
         for name, service in stack["services"].items()
         if service.get("ports")
     }
-    assert published == {name: [port] for name, port in PUBLISHED.items()}
+    assert published == PUBLISHED
+
+
+def test_the_proxy_holds_the_caddyfile_and_keeps_its_certificates(stack: dict[str, Any]) -> None:
+    proxy = stack["services"]["proxy"]
+    assert re.fullmatch(r"caddy:\d+\.\d+\.\d+-alpine", proxy["image"])  # pinned, official
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert "caddy-data:/data" in proxy["volumes"]  # the local CA: a new one would be untrusted
+    environment = proxy["environment"]
+    assert environment["BADBUZZ_PROXY_PASSWORD_HASH"] == "${BADBUZZ_PROXY_PASSWORD_HASH}"
+    assert environment["BADBUZZ_PROXY_HOST"].startswith("${BADBUZZ_PROXY_HOST:?")
+    # the console relies on the proxy's login, and says so (ui refuses production otherwise)
+    assert stack["services"]["ui"]["environment"]["BADBUZZ_CONSOLE_LOGIN"] == "proxy"
 
 
 def test_services_reach_each_other_by_name(stack: dict[str, Any]) -> None:
@@ -133,16 +149,40 @@ def preflight(stack: dict[str, Any], env: dict[str, str]) -> subprocess.Complete
     )
 
 
+def real_secrets(stack: dict[str, Any]) -> dict[str, str]:
+    names = stack["services"]["preflight"]["environment"]
+    secrets = {name: f"{name.lower()}-Zq8vT2mW9xK4" for name in names}
+    return {**secrets, "BADBUZZ_PROXY_PASSWORD_HASH": PASSWORD_HASH}
+
+
 def test_preflight_refuses_the_placeholders_and_short_secrets(stack: dict[str, Any]) -> None:
     names = list(stack["services"]["preflight"]["environment"])
+    assert "BADBUZZ_PROXY_PASSWORD_HASH" in names
     example = env_example()
     refused = preflight(stack, {name: example[name] for name in names})
     assert refused.returncode == 1
     assert "BADBUZZ_API_KEY is still a placeholder" in refused.stdout
-    short = preflight(stack, {name: "s3cret-but-short"[:12] for name in names})
-    assert short.returncode == 1 and "must be 16+ characters" in short.stdout
-    accepted = preflight(stack, {name: f"{name.lower()}-Zq8vT2mW9xK4" for name in names})
+    assert "BADBUZZ_PROXY_PASSWORD_HASH is not a bcrypt hash" in refused.stdout
+    short = preflight(stack, {**real_secrets(stack), "BADBUZZ_API_KEY": "s3cret-short"})
+    assert short.returncode == 1 and "BADBUZZ_API_KEY must be 16+ characters" in short.stdout
+    accepted = preflight(stack, real_secrets(stack))
     assert accepted.returncode == 0, accepted.stdout
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "a-plain-password-typed-here",  # the password instead of its hash
+        "a$14$gwKIohA6ez4lIF8VJ9FSVeB5O17N4tlH7UlIu2y5q31hzeZJW2ZQy",  # compose ate "$2" (no quotes)
+        PASSWORD_HASH[:-1],  # cut when pasted
+    ],
+)
+def test_preflight_refuses_a_proxy_password_that_is_no_bcrypt_hash(
+    stack: dict[str, Any], written: str
+) -> None:
+    refused = preflight(stack, {**real_secrets(stack), "BADBUZZ_PROXY_PASSWORD_HASH": written})
+    assert refused.returncode == 1
+    assert "BADBUZZ_PROXY_PASSWORD_HASH is not a bcrypt hash" in refused.stdout
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
