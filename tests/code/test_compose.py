@@ -51,13 +51,18 @@ def test_the_file_follows_the_compose_spec() -> None:
 
 def test_every_service_waits_for_what_it_needs_to_be_healthy(stack: dict[str, Any]) -> None:
     services = stack["services"]
-    assert set(services) == LONG_RUNNING | {"preflight", "minio-init"}
+    assert set(services) == LONG_RUNNING | {"preflight", "minio-init", "mlflow-reader"}
     needs = {
         "postgres": {"preflight": "service_completed_successfully"},
         "minio": {"preflight": "service_completed_successfully"},
         "minio-init": {"minio": "service_healthy"},
         "mlflow": {"postgres": "service_healthy", "minio-init": "service_completed_successfully"},
-        "api": {"mlflow": "service_healthy", "mailpit": "service_healthy"},
+        "mlflow-reader": {"mlflow": "service_healthy"},
+        "api": {
+            "mlflow": "service_healthy",
+            "mlflow-reader": "service_completed_successfully",
+            "mailpit": "service_healthy",
+        },
         "ui": {"api": "service_healthy"},
         "proxy": {"preflight": "service_completed_successfully"},
     }
@@ -114,12 +119,36 @@ def test_mlflow_proxies_artifacts_behind_basic_auth(stack: dict[str, Any]) -> No
     command = DockerfileParser(path=str(DOCKERFILES["mlflow"])).cmd or ""
     assert "--serve-artifacts" in command and "--app-name basic-auth" in command
     api = stack["services"]["api"]["environment"]
-    assert api["MLFLOW_TRACKING_PASSWORD"] == "${MLFLOW_ADMIN_PASSWORD}"
+    assert api["MLFLOW_TRACKING_PASSWORD"] == "${MLFLOW_READER_PASSWORD}"
     # a checked password is kept a while: checking it costs ~0.2 s (bench.mlflow_auth)
     auth = configparser.ConfigParser()
     auth.read(COMPOSE / "mlflow" / "basic_auth.ini")
     assert auth["mlflow"]["database_uri"] == "sqlite:////auth/basic_auth.db"
     assert 0 < auth["mlflow"].getint("auth_cache_ttl_seconds") <= 300
+
+
+def test_the_api_holds_no_admin_secret(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    api = services["api"]["environment"]
+    # MLflow: the user mlflow-reader makes, as the admin, who is not the API
+    reader = services["mlflow-reader"]["environment"]
+    assert reader["MLFLOW_TRACKING_USERNAME"] == "${MLFLOW_ADMIN_USER:-admin}"
+    assert reader["MLFLOW_READER_USER"] == api["MLFLOW_TRACKING_USERNAME"]
+    assert reader["MLFLOW_READER_PASSWORD"] == api["MLFLOW_TRACKING_PASSWORD"]
+    assert services["mlflow-reader"]["command"] == ["python", "/app/create_reader.py"]
+    assert not any("ADMIN" in str(value) for value in api.values())
+    # PostgreSQL: the role create-app-db.sh makes, never the superuser
+    postgres = services["postgres"]["environment"]
+    url = api["BADBUZZ_DATABASE_URL"]
+    assert url.startswith(
+        f"postgresql+psycopg://{postgres['BADBUZZ_APP_DB_USER']}:"
+        f"{postgres['BADBUZZ_APP_DB_PASSWORD']}@postgres:5432/"
+    )
+    assert "POSTGRES_USER" not in url and "POSTGRES_PASSWORD" not in url
+    assert (
+        "./postgres/create-app-db.sh:/docker-entrypoint-initdb.d/create-app-db.sh:ro"
+        in (services["postgres"]["volumes"])
+    )
 
 
 def test_no_secret_is_written_in_the_file(stack: dict[str, Any]) -> None:
