@@ -101,6 +101,14 @@ def test_the_tests_run_the_caddy_of_the_image() -> None:
     assert done.stdout.startswith(f"v{image_version()} "), done.stdout
 
 
+def test_the_caddyfile_is_as_caddy_fmt_writes_it() -> None:
+    # Caddy warns at every start about a file that is not
+    done = subprocess.run(
+        [caddy_binary(), "fmt", "--diff", str(CADDYFILE)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_each_site_proxies_to_its_service_the_pages_behind_the_login(tmp_path: Path) -> None:
     config = adapt(proxy_env(), tmp_path)
     found = sites(config)
