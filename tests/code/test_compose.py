@@ -181,7 +181,7 @@ def preflight(stack: dict[str, Any], env: dict[str, str]) -> subprocess.Complete
 def real_secrets(stack: dict[str, Any]) -> dict[str, str]:
     names = stack["services"]["preflight"]["environment"]
     secrets = {name: f"{name.lower()}-Zq8vT2mW9xK4" for name in names}
-    return {**secrets, "BADBUZZ_PROXY_PASSWORD_HASH": PASSWORD_HASH}
+    return {**secrets, "BADBUZZ_PROXY_PASSWORD_HASH": PASSWORD_HASH, "BADBUZZ_CONSOLE_PASSWORD": ""}
 
 
 def test_preflight_refuses_the_placeholders_and_short_secrets(stack: dict[str, Any]) -> None:
@@ -196,6 +196,14 @@ def test_preflight_refuses_the_placeholders_and_short_secrets(stack: dict[str, A
     assert short.returncode == 1 and "BADBUZZ_API_KEY must be 16+ characters" in short.stdout
     accepted = preflight(stack, real_secrets(stack))
     assert accepted.returncode == 0, accepted.stdout
+
+
+def test_preflight_takes_no_console_password_or_a_real_one(stack: dict[str, Any]) -> None:
+    short = preflight(stack, {**real_secrets(stack), "BADBUZZ_CONSOLE_PASSWORD": "team-2026"})
+    assert short.returncode == 1
+    assert "BADBUZZ_CONSOLE_PASSWORD must be 12+ characters" in short.stdout
+    real = {**real_secrets(stack), "BADBUZZ_CONSOLE_PASSWORD": "correct-horse-battery"}
+    assert preflight(stack, real).returncode == 0
 
 
 @pytest.mark.parametrize(
