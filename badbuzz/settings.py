@@ -342,8 +342,23 @@ class ApiSettings(OpsSettings):
         return replace(super().runtime_options(onnx_threads), signatures=self.signature_policy())
 
 
+MIN_CONSOLE_PASSWORD = 12
+
+
 class UiSettings(BadbuzzSettings):
-    """The console: where the API answers and the key its /feedback and /alerts ask for."""
+    """The console: where the API answers, the key its /feedback and /alerts ask for, and the
+    console's own login."""
+
+    environment: Literal["development", "production"] = "development"
+    console_password: SecretStr | None = Field(
+        default=None,
+        description="Asked in a login form before any page; unset: no login (development).",
+    )
+    console_login: Literal["own", "proxy"] = Field(
+        default="own",
+        description="proxy: a reverse proxy with its own login is the only way to the console "
+        "(compose's Caddy), so production runs without a password here.",
+    )
 
     api_url: str = Field(
         default="http://127.0.0.1:8000", description="The badbuzz API the console talks to."
@@ -359,3 +374,28 @@ class UiSettings(BadbuzzSettings):
     @classmethod
     def _no_trailing_slash(cls, url: str) -> str:
         return url.rstrip("/")
+
+    @field_validator("console_password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
+
+    @model_validator(mode="after")
+    def _a_login_in_production(self) -> UiSettings:
+        if self.environment != "production":
+            return self
+        password = self.console_password.get_secret_value() if self.console_password else None
+        if password is None and self.console_login == "own":
+            raise ValueError(
+                "the console has no login: set BADBUZZ_CONSOLE_PASSWORD (12+ characters), or "
+                "BADBUZZ_CONSOLE_LOGIN=proxy when a reverse proxy with its own login is the "
+                "only way to the console (compose)"
+            )
+        if password is not None and (
+            DEFAULT_API_KEY in password or len(password) < MIN_CONSOLE_PASSWORD
+        ):
+            raise ValueError(
+                f"BADBUZZ_CONSOLE_PASSWORD must be a real password of {MIN_CONSOLE_PASSWORD}+ "
+                "characters in production"
+            )
+        return self

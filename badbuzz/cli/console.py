@@ -11,11 +11,14 @@ import subprocess
 import sys
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from badbuzz.errors import UserError
+
+if TYPE_CHECKING:
+    from badbuzz.settings import UiSettings
 
 app = typer.Typer()
 
@@ -44,8 +47,23 @@ def console_command(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def console_settings() -> UiSettings:
+    """The console's settings, or a UserError saying what to set (never the values: a
+    password may be among them)."""
+    from pydantic import ValidationError
+
+    from badbuzz.settings import UiSettings
+
+    try:
+        return UiSettings()
+    except ValidationError as error:
+        problems = "; ".join(problem["msg"] for problem in error.errors())
+        raise UserError(f"the console cannot start: {problems}") from None
+
+
 def start_console(host: str, port: int, api_url: str) -> subprocess.Popen[bytes]:
-    """The console as a child process talking to `api_url`."""
+    """The console as a child process talking to `api_url`, once its settings are valid."""
+    console_settings()
     env = {**os.environ, "BADBUZZ_API_URL": api_url}
     return subprocess.Popen(console_command(host, port), env=env)
 
@@ -55,10 +73,14 @@ def console(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the console.")] = DEFAULT_PORT,
 ) -> None:
-    """Serve the console for the airline's team (the API: BADBUZZ_API_URL, BADBUZZ_API_KEY)."""
-    from badbuzz.settings import UiSettings
-
-    settings = UiSettings()
-    typer.echo(f"Console on http://{host}:{port}, talking to the API at {settings.api_url}")
+    """Serve the console for the airline's team (the API: BADBUZZ_API_URL, BADBUZZ_API_KEY;
+    its login: BADBUZZ_CONSOLE_PASSWORD)."""
+    settings = console_settings()
+    login = "a password" if settings.console_password is not None else "no login"
+    if settings.console_password is None and settings.console_login == "proxy":
+        login = "the proxy's login"
+    typer.echo(
+        f"Console on http://{host}:{port} ({login}), talking to the API at {settings.api_url}"
+    )
     command = console_command(host, port)
     os.execv(command[0], command)  # streamlit handles Ctrl+C and TERM itself

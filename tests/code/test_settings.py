@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from badbuzz.registry import configure_tracking
-from badbuzz.settings import ApiSettings, BadbuzzSettings, TrainingSettings
+from badbuzz.settings import ApiSettings, BadbuzzSettings, TrainingSettings, UiSettings
 
 
 @pytest.fixture
@@ -65,6 +65,41 @@ def test_production_refuses_a_weak_api_key(cwd: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("BADBUZZ_API_KEY", "change-me")
     with pytest.raises(ValueError, match="16\\+ characters"):
         ApiSettings()
+
+
+@pytest.fixture
+def console_env(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("ENVIRONMENT", "CONSOLE_PASSWORD", "CONSOLE_LOGIN"):
+        monkeypatch.delenv(f"BADBUZZ_{name}", raising=False)
+    return monkeypatch
+
+
+def test_the_console_needs_no_login_in_development(console_env: pytest.MonkeyPatch) -> None:
+    assert UiSettings().console_password is None
+    console_env.setenv("BADBUZZ_CONSOLE_PASSWORD", "")  # compose's unset variable
+    assert UiSettings().console_password is None
+
+
+def test_the_console_refuses_production_without_a_login(console_env: pytest.MonkeyPatch) -> None:
+    console_env.setenv("BADBUZZ_ENVIRONMENT", "production")
+    with pytest.raises(ValueError, match="the console has no login: set BADBUZZ_CONSOLE_PASSWORD"):
+        UiSettings()
+    console_env.setenv("BADBUZZ_CONSOLE_PASSWORD", "change-me")
+    with pytest.raises(ValueError, match="12\\+ characters"):
+        UiSettings()
+    console_env.setenv("BADBUZZ_CONSOLE_PASSWORD", "correct-horse-battery")
+    assert UiSettings().console_password is not None
+
+
+def test_a_proxy_login_lets_the_console_run_in_production(
+    console_env: pytest.MonkeyPatch,
+) -> None:
+    console_env.setenv("BADBUZZ_ENVIRONMENT", "production")
+    console_env.setenv("BADBUZZ_CONSOLE_LOGIN", "proxy")
+    assert UiSettings().console_password is None
+    console_env.setenv("BADBUZZ_CONSOLE_PASSWORD", "short")  # a second login, still a real one
+    with pytest.raises(ValueError, match="12\\+ characters"):
+        UiSettings()
 
 
 def test_the_readme_documents_every_setting() -> None:

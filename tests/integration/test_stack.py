@@ -1,6 +1,7 @@
 """The compose stack's twin, as processes on loopback (`make e2e`): PostgreSQL (the local
 server: MLflow's database and the API's), an S3 endpoint (moto), `mlflow server` with basic
-auth and artifacts proxied to S3, the API, the console and an SMTP server. Then the owner's
+auth and artifacts proxied to S3 (the API logs in as the read-only user compose's
+mlflow-reader creates), the API, the console and an SMTP server. Then the owner's
 and the users' journey: train two models, promote, predict, flag three wrong predictions,
 receive the report, see the alert in the console (a real browser), judge 600 travel tweets,
 retrain from the verdicts and see the API reload the new champion, stop MLflow and restart
@@ -8,6 +9,8 @@ the API, which serves on from its cache. Every process is stopped at the end."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from playwright.sync_api import expect
 from tests.api.support import API_KEY, KEY_HEADER, Api, start_api
 from tests.browser import artifacts_dir, browser_page
 from tests.mlflow_auth import ADMIN, start_mlflow_with_basic_auth
-from tests.processes import Server, ServerNotReady
+from tests.processes import Server, ServerNotReady, clean_env
 from tests.smtp import SmtpServer
 from tests.ui.support import start_console
 
@@ -29,6 +32,8 @@ from .travel import judge, travel_tweets
 pytestmark = pytest.mark.integration
 
 E2E_BUCKET = "badbuzz-e2e"
+CREATE_READER = Path(__file__).resolve().parents[2] / "compose" / "mlflow" / "create_reader.py"
+READER = ("badbuzz-api", "e2e-reader-password-0123456789")
 WRONG = [
     "@united lost my bag again, worst airline",
     "three hours on the tarmac and no water",
@@ -55,6 +60,9 @@ class Stack:
     def api(self, name: str = "api") -> Api:
         settings = {
             **self.client_env,
+            # as in compose: MLflow's read-only user, not the admin
+            "MLFLOW_TRACKING_USERNAME": READER[0],
+            "MLFLOW_TRACKING_PASSWORD": READER[1],
             **self.smtp.env(),
             "BADBUZZ_API_KEY": API_KEY,
             "BADBUZZ_MODEL_ALIAS": "champion",
@@ -70,9 +78,24 @@ def mlflow_with_basic_auth(database: str, s3: S3, workdir: Path) -> Server:
     s3.client().create_bucket(Bucket=E2E_BUCKET)
     env = {**S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3.endpoint}
     try:
-        return start_mlflow_with_basic_auth(database, f"s3://{E2E_BUCKET}", workdir, env=env)
+        server = start_mlflow_with_basic_auth(database, f"s3://{E2E_BUCKET}", workdir, env=env)
     except ServerNotReady as error:
         pytest.fail(str(error))
+    created = subprocess.run(
+        [sys.executable, str(CREATE_READER)],
+        env=clean_env({
+            "MLFLOW_TRACKING_URI": server.url,
+            "MLFLOW_TRACKING_USERNAME": ADMIN[0],
+            "MLFLOW_TRACKING_PASSWORD": ADMIN[1],
+            "MLFLOW_READER_USER": READER[0],
+            "MLFLOW_READER_PASSWORD": READER[1],
+        }),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if created.returncode != 0:
+        server.stop()
+        pytest.fail(f"create_reader.py failed: {created.stderr}")
+    return server
 
 
 @pytest.fixture(scope="module")

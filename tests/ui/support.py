@@ -22,10 +22,16 @@ def serve(root: Path, bundle: Path, **settings: str) -> Api:
     )
 
 
-def start_console(api_url: str, workdir: Path, badbuzz: Path = BADBUZZ) -> Server:
-    """`badbuzz console` (of the install holding `badbuzz`) talking to `api_url`, ready."""
+def start_console(
+    api_url: str, workdir: Path, badbuzz: Path = BADBUZZ, *, password: str | None = None
+) -> Server:
+    """`badbuzz console` (of the install holding `badbuzz`) talking to `api_url`, ready; with
+    `password`, its login asks for it."""
     port = free_port()
-    env = clean_env({"BADBUZZ_API_URL": api_url, "BADBUZZ_API_KEY": API_KEY})
+    settings = {"BADBUZZ_API_URL": api_url, "BADBUZZ_API_KEY": API_KEY}
+    if password is not None:
+        settings["BADBUZZ_CONSOLE_PASSWORD"] = password
+    env = clean_env(settings)
     server = Server.start(
         "console", [str(badbuzz), "console", "--port", str(port)], port=port, env=env,
         workdir=workdir,

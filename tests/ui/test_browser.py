@@ -1,6 +1,7 @@
-"""The console in a real browser: `badbuzz console` as a process, talking to a real API
-process, driven through headless Chromium (Debian's `chromium`, `make browser`) by
-Playwright (`tests/browser.py`). Screenshots go to `test-artifacts/browser/`."""
+"""The console in a real browser: `badbuzz console` as a process with a password, talking to
+a real API process, driven through headless Chromium (Debian's `chromium`, `make browser`)
+by Playwright (`tests/browser.py`). Every page test logs in first; the login's own test
+finds nothing of the console before it. Screenshots go to `test-artifacts/browser/`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.ui.support import feedback_rows, serve, start_console
 pytestmark = pytest.mark.integration
 
 NEGATIVE = "worst airline ever, lost my bag and cancelled my flight, hate it"
+PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +36,44 @@ def api(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iterator
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory, api: Api) -> Iterator[Server]:
-    server = start_console(api.url, tmp_path_factory.mktemp("console"))
+    server = start_console(api.url, tmp_path_factory.mktemp("console"), password=PASSWORD)
     yield server
     server.stop()
 
 
+def log_in(page: Page, password: str) -> None:
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 @pytest.fixture
 def page(console: Server) -> Iterator[Page]:
+    """The console's first page, logged in."""
     with browser_page(console.url) as page:
+        log_in(page, PASSWORD)
+        expect(page.get_by_role("textbox", name="Tweet")).to_be_visible()
         yield page
+
+
+def test_nothing_of_the_console_shows_before_the_login(console: Server, artifacts: Path) -> None:
+    with browser_page(console.url) as page:
+        expect(page.get_by_label("Password", exact=True)).to_be_visible()
+        page.screenshot(path=artifacts / "login.png", full_page=True)
+        body = page.locator("body")
+        for page_name in ("Analyse a tweet", "Score a file", "Alerts"):
+            expect(body).not_to_contain_text(page_name)
+        expect(page.get_by_role("textbox", name="Tweet")).to_have_count(0)
+        expect(page.get_by_role("radiogroup")).to_have_count(0)
+
+        log_in(page, "not-the-password")
+        expect(page.get_by_text("Wrong password.")).to_be_visible()
+        expect(page.get_by_role("textbox", name="Tweet")).to_have_count(0)
+        expect(body).not_to_contain_text("Alerts")
+
+        log_in(page, PASSWORD)
+        expect(page.get_by_role("textbox", name="Tweet")).to_be_visible()
+        expect(page.get_by_text("Alerts", exact=True)).to_be_visible()  # the page to choose
+        expect(page.get_by_label("Password", exact=True)).to_have_count(0)
 
 
 def test_a_person_analyses_a_tweet_and_says_it_is_wrong(
