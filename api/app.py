@@ -51,7 +51,7 @@ from badbuzz.cpu import cpu_summary
 from badbuzz.settings import ApiSettings
 from ops.alerts import recent_alerts
 from ops.brands import BrandMatcher
-from ops.buzz_watch import BuzzOverview, buzz_overview
+from ops.buzz_overview import BuzzOverview, buzz_overview
 from ops.database import new_id, utcnow
 from ops.jobs import OpsJobs
 from ops.latency import LatencyRecorder

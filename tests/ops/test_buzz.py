@@ -20,7 +20,9 @@ from badbuzz.settings import OpsSettings
 from ops.alerts import recent_alerts
 from ops.brands import UNBRANDED, BrandMatcher
 from ops.buzz import Buzz, BuzzDetector, BuzzRule, StreamDetector
-from ops.buzz_watch import BuzzWatch, buzz_overview, load_states
+from ops.buzz_overview import buzz_overview
+from ops.buzz_state import load_states
+from ops.buzz_watch import BuzzWatch
 from ops.count_tail import tail_probability, upper_quantile
 from ops.database import alerts, connect, new_id, outbox, predictions
 from ops.rules import BUZZ
