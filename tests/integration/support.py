@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import shared_sentiment140
+from tests.conftest import shared_sentiment140, unavailable
 from tests.processes import (
     PostgresUnavailable,
     Server,
@@ -50,7 +50,7 @@ def postgres_or_skip(prefix: str) -> Iterator[str]:
         with throwaway_postgres(prefix) as url:
             yield url
     except PostgresUnavailable as error:
-        pytest.skip(str(error))
+        unavailable(str(error))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.api.support import API_KEY, KEY_HEADER, Api, run_serve, start_api, stop_all
 from tests.bundles import write_tiny_sklearn_bundle
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 from tests.processes import PostgresUnavailable, throwaway_postgres
 from tests.smtp import SmtpServer
 
@@ -216,7 +216,7 @@ def test_two_api_processes_on_one_postgresql_send_one_mail(
         database = throwaway_postgres("badbuzz_alerts")
         url = database.__enter__()
     except PostgresUnavailable as error:
-        pytest.skip(str(error))
+        unavailable(str(error))
     try:
         settings = alert_settings(bundle, smtp, BADBUZZ_DATABASE_URL=url)
         first = serve(settings, name="first", home="home-first")

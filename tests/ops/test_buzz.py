@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from ops.buzz_watch import BuzzWatch
 from ops.count_tail import tail_probability, upper_quantile
 from ops.database import alerts, connect, new_id, outbox, predictions
 from ops.rules import BUZZ
-from tests.processes import PostgresUnavailable, throwaway_postgres
 
 T0 = datetime(2015, 2, 16, 0, 0, tzinfo=UTC)  # a window boundary, and midnight
 HOUR = timedelta(hours=1)
@@ -233,22 +231,6 @@ def test_brands_setting_reads_handles_and_refuses_what_it_cannot() -> None:
 
 
 # -- the live watch, on a database ----------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = connect(f"sqlite:///{tmp_path / 'buzz.db'}")
-        yield engine
-        engine.dispose()
-        return
-    try:
-        with throwaway_postgres("badbuzz_buzz") as url:
-            engine = connect(url)
-            yield engine
-            engine.dispose()
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
 
 
 def store(engine: Engine, stream: list[Tweet]) -> None:

@@ -5,14 +5,11 @@ columns, rows kept."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
 from ops.database import connect, metadata, predictions
-from tests.processes import PostgresUnavailable, throwaway_postgres
 
 WORKERS = 8
 
@@ -62,18 +59,6 @@ OLD_TABLES = [
     created_at TIMESTAMP NOT NULL, sent_at TIMESTAMP, attempts INTEGER NOT NULL,
     next_attempt_at TIMESTAMP NOT NULL, last_error TEXT)""",
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    try:
-        with throwaway_postgres("badbuzz_migrate") as url:
-            yield url
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
 
 
 def test_a_database_from_before_the_buzz_watch_gets_its_columns_and_keeps_its_rows(

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,32 +23,12 @@ from ops.database import as_utc, connect, outbox, utcnow
 from ops.lease import Lease
 from ops.mailer import Mailer
 from ops.outbox import BATCH, addresses, deliver_due, queue, state
-from tests.processes import PostgresUnavailable, throwaway_postgres
 from tests.smtp import SmtpServer
 
 OWNER, ONCALL = "owner@airline.example", "oncall@airline.example"
 RECIPIENTS = [OWNER, ONCALL]
 MAX_BACKOFF_S = 0.05  # retries are due again almost at once: the tests wait for them
 NO_SUCH_USER = "550 5.1.1 no such user"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'badbuzz.db'}"
-        return
-    try:
-        with throwaway_postgres("badbuzz_outbox") as url:
-            yield url
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = connect(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ time given explicitly: what fires, what does not, and that nothing fires twice."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,29 +13,14 @@ from sqlalchemy.engine import Engine
 
 from badbuzz.settings import OpsSettings
 from ops.alerts import record_alert
-from ops.database import connect, feedback, new_id
+from ops.database import feedback, new_id
 from ops.latency import LatencyRecorder
 from ops.lease import Lease
 from ops.outbox import backoff
 from ops.rules import ErrorWindow, Firing, LatencyRule
-from tests.processes import PostgresUnavailable, throwaway_postgres
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 RULE = ErrorWindow(threshold=3, window_s=300, cooldown_s=900)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        yield connect(f"sqlite:///{tmp_path / 'ops.db'}")
-        return
-    try:
-        with throwaway_postgres("badbuzz_ops") as url:
-            engine = connect(url)
-            yield engine
-            engine.dispose()
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
 
 
 def flag(engine: Engine, at: datetime, correct: bool = False) -> str:
