@@ -52,6 +52,7 @@ STOP_GRACE_S = 10.0  # after SIGTERM, the child's time to stop before SIGKILL
 # A run may start this late (a busy process) and still be the run of its scheduled time.
 MISFIRE_GRACE_S = 30
 OUTCOMES = ("skipped", "promoted", "refused")
+MAX_REASON_CHARS = 1000
 # `badbuzz retrain` needs the training install: these are absent from the API image.
 TRAINING_MODULES = ("training", "mlflow", "pandas", "sklearn")
 RETRAIN = (sys.executable, "-c", "from badbuzz.cli import main; main()", "retrain")
@@ -245,6 +246,7 @@ class ScheduledRetrain:
         if self.settings.mlflow_tracking_uri:
             env["MLFLOW_TRACKING_URI"] = self.settings.mlflow_tracking_uri
         env["NO_COLOR"] = "1"  # plain lines in output.txt
+        env["COLUMNS"] = "200"  # rich wraps at 80 where no terminal says otherwise
         return env
 
 
@@ -270,10 +272,14 @@ def _stop(child: subprocess.Popen[bytes]) -> int | None:
 
 
 def _error_line(output: str) -> str:
-    """The CLI's `error:` line (a UserError, a missing library), else the last line."""
+    """The CLI's `error:` message (a UserError, a missing library: its last words, which
+    rich may have wrapped over several lines), else the last line (a traceback's)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    return (errors or lines or ["no output"])[-1].removeprefix("error:").strip()
+    if not lines:
+        return "no output"
+    starts = [n for n, line in enumerate(lines) if line.startswith("error:")]
+    message = " ".join(lines[starts[-1] :]).removeprefix("error:") if starts else lines[-1]
+    return message.strip()[:MAX_REASON_CHARS]
 
 
 def _text(value: object) -> str | None:

@@ -232,6 +232,16 @@ def test_a_promotion_is_recorded_with_the_new_version(
             """,
             "exit 2: no @champion version of 'tweet-sentiment': promote one",
         ),
+        (  # rich wraps a long message where no terminal is
+            """
+            err = sys.stderr
+            print("error: this command needs 'pandas', which is not installed here", file=err)
+            print("(an install has only what its extras bring): install badbuzz[train]", file=err)
+            sys.exit(2)
+            """,
+            "exit 2: this command needs 'pandas', which is not installed here (an install has "
+            "only what its extras bring): install badbuzz[train]",
+        ),
         ("raise RuntimeError('the fit blew up')", "exit 1: RuntimeError: the fit blew up"),
         ("print('done?')", "exit 0 but no outcome written"),
     ],
@@ -339,6 +349,27 @@ def test_of_two_processes_one_runs_the_retrain(
     # the slower scheduler fires after the run ended: the scheduled time was run already
     assert runners[0].run(slot) is None and runners[1].run(slot) is None
     assert len(calls(tmp_path)) == 1
+
+
+def test_while_one_process_retrains_another_does_not_start_one(
+    tmp_path: Path, settings: OpsSettings, engine: Engine
+) -> None:
+    """A run that outlasts the interval of its cron line: the next scheduled time, fired in
+    another process, finds the lease held (two fits would race to move @champion)."""
+    program = fake_retrain(tmp_path, f"time.sleep(3)\nwrite({PROMOTED!r})")
+    first = ScheduledRetrain(settings, engine, "p1", program)
+    second = ScheduledRetrain(settings, connect(settings.resolved_database_url), "p2", program)
+    slot = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    running = threading.Thread(target=first.run, args=(slot,))
+    running.start()
+    deadline = time.monotonic() + 20
+    while not calls(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert second.run(slot + timedelta(minutes=1)) is None
+    running.join(30)
+    assert len(calls(tmp_path)) == 1
+    assert [row["outcome"] for row in rows(engine)] == ["promoted"]
 
 
 def test_processes_firing_a_little_apart_agree_on_the_scheduled_time(
