@@ -108,9 +108,9 @@ def retrain(
         Path | None,
         typer.Option(
             dir_okay=False,
-            help="Also write the outcome here as JSON (outcome: skipped, promoted or refused; "
-            "reason; champion_version; new_version): for a scheduler, such as the API's "
-            "BADBUZZ_RETRAIN_CRON job. An error writes none.",
+            help="Also write the outcome here as JSON (outcome: skipped, promoted or refused, "
+            "in a dry run what the gate decided; reason; champion_version; new_version): for a "
+            "scheduler, such as the API's BADBUZZ_RETRAIN_CRON job. An error writes none.",
         ),
     ] = None,
 ) -> None:
