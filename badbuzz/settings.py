@@ -140,6 +140,21 @@ class OpsSettings(BadbuzzSettings):
     retention_days: float = Field(
         default=30, gt=0, description="Predictions older than this are deleted daily."
     )
+    # The scheduled retrain (ops/scheduled_retrain.py): README "Retraining from feedback".
+    retrain_cron: str | None = Field(
+        default=None,
+        description="When to retrain from the feedback, as a crontab line (UTC), e.g. "
+        "`0 3 * * *`; unset: never. Needs the training install where the API runs.",
+    )
+    retrain_min_new_verdicts: int = Field(
+        default=200,
+        ge=1,
+        description="A scheduled retrain trains only when this many verdicts came in since "
+        "the champion was registered.",
+    )
+    retrain_timeout_s: float = Field(
+        default=3600, gt=0, description="A scheduled retrain running longer is killed."
+    )
     # The bad-buzz watch (ops/buzz.py): README "The bad-buzz watch" gives each default's reason.
     brands: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
@@ -219,6 +234,25 @@ class OpsSettings(BadbuzzSettings):
         if isinstance(value, str):
             return [address.strip() for address in value.split(",") if address.strip()]
         return value
+
+    @field_validator("retrain_cron", mode="after")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:  # APScheduler is the API's (the `api-tflite` extra); it parses the line there
+            from apscheduler.triggers.cron import CronTrigger
+        except ImportError:
+            return value.strip()
+        try:
+            CronTrigger.from_crontab(value.strip())
+        except ValueError as error:
+            raise ValueError(
+                f"BADBUZZ_RETRAIN_CRON {value!r} is not a crontab line ({error}): write five "
+                "fields, minute hour day month weekday, in UTC, e.g. '0 3 * * *' for 03:00 "
+                "every day; or unset it (no scheduled retrain)"
+            ) from None
+        return value.strip()
 
     @field_validator("brands", mode="before")
     @classmethod

@@ -3,7 +3,8 @@
 Every table lives here, the API's included, because the jobs in `ops/` read what the API
 writes: predictions and feedback (written by the API), alerts and the feedback rows that
 caused them, the outbox of mail, per-second latency histograms of `/predict`, the bad-buzz
-watch's baselines, and the lease that makes the jobs single-runner across processes.
+watch's baselines, the scheduled retrain's runs, and the leases that make the jobs
+single-runner across processes.
 `create_all` adds missing tables to an older database, and `ADDED_COLUMNS` the columns added
 since (nullable); nothing else of an existing table changes.
 """
@@ -129,6 +130,22 @@ buzz_state = Table(
     Column("last_alert_at", DateTime(timezone=True), nullable=True),
     Column("last_alert_window", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+retrain_runs = Table(
+    "retrain_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # the cron time it ran for: one run per scheduled time, whichever process starts first
+    Column("scheduled_for", DateTime(timezone=True), nullable=False, unique=True),
+    Column("runner", String(200), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),  # NULL while it runs
+    Column("outcome", String(16), nullable=False),  # running, skipped, promoted, refused, failed
+    Column("reason", Text, nullable=True),  # one line: retrain's, or why it failed
+    Column("champion_version", String(50), nullable=True),  # the version it challenged
+    Column("new_version", String(50), nullable=True),  # the challenger, registered
+    Column("exit_code", Integer, nullable=True),
+    Column("output_path", Text, nullable=True),  # the child's stdout and stderr
 )
 leases = Table(
     "leases",

@@ -1,4 +1,5 @@
-"""The daily digest mail: the last day's predictions, negative share, error rate and alerts.
+"""The daily digest mail: the last day's predictions, negative share, error rate, alerts and
+scheduled retrains.
 
 Its Message-ID names the day, so a digest is stored at most once per day whichever process
 builds it (the outbox refuses a second message with the same id).
@@ -20,6 +21,7 @@ from ops.database import alerts, as_utc, predictions
 from ops.mailer import build_message
 from ops.outbox import queue
 from ops.report import AlertLine, DigestContext, RenderedReport, render_digest, write_report
+from ops.scheduled_retrain import runs_between
 
 
 def record_digest(
@@ -33,7 +35,7 @@ def record_digest(
     queue its mail, then write it to the reports folder; None if this day's digest was
     already queued."""
     with engine.connect() as connection:
-        context = digest_context(connection, now, model_card)
+        context = digest_context(connection, now, model_card, settings.retrain_cron)
     rendered = render(context)
     message = build_message(rendered, settings, f"<digest-{now:%Y%m%d}@badbuzz>")
     with engine.begin() as connection:
@@ -43,7 +45,10 @@ def record_digest(
 
 
 def digest_context(
-    connection: Connection, now: datetime, model_card: Mapping[str, Any]
+    connection: Connection,
+    now: datetime,
+    model_card: Mapping[str, Any],
+    retrain_cron: str | None = None,
 ) -> DigestContext:
     start = now - timedelta(days=1)
     total, negative = connection.execute(
@@ -65,4 +70,6 @@ def digest_context(
         alerts=[AlertLine(as_utc(row.fired_at), row.rule, row.summary) for row in fired],
         model_card=dict(model_card),
         hours=hourly_verdicts(connection, now),
+        retrains=runs_between(connection, start, now),
+        retrain_cron=retrain_cron,
     )

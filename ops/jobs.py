@@ -11,6 +11,9 @@ Reports are rendered in a child process (started at the first one): a chart is ~
 Python that, in a thread of the API, would hold the GIL the event loop needs for /predict.
 A render has `RENDER_TIMEOUT_S`; a child that crashed or hung is replaced by a new one, so a
 lease holder whose renderer died does not stop alerting while it keeps the lease.
+
+The scheduled retrain (`BADBUZZ_RETRAIN_CRON`, opt-in) has a lease of its own and runs
+`badbuzz retrain` as a child process: `ops/scheduled_retrain.py`.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from ops.report import (
     render_drift,
 )
 from ops.rules import DRIFT, DriftRule, ErrorWindow, LatencyRule, Rule, ServedReference
+from ops.scheduled_retrain import MISFIRE_GRACE_S, ScheduledRetrain, missing_training
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,11 @@ class OpsJobs:
             ),
         ]
         self.buzz = BuzzWatch(settings)
+        self.retrain = (
+            ScheduledRetrain(settings, engine, holder=self.lease.holder)
+            if settings.retrain_cron
+            else None
+        )
         self.mailer = Mailer(settings) if settings.mail_configured else None
         self.scheduler = BackgroundScheduler(timezone=UTC)
         # the lease separates processes; inside one, the outbox job and a firing rule
@@ -140,9 +149,42 @@ class OpsJobs:
                 max_instances=1,
                 coalesce=True,
             )
+        self._schedule_retrain()
         self.scheduler.start()
 
+    def _schedule_retrain(self) -> None:
+        """The retrain job where `badbuzz retrain` can run; else say once what to do."""
+        if self.retrain is None or self.retrain.trigger is None:
+            return
+        cron, enough = self.settings.retrain_cron, self.settings.retrain_min_new_verdicts
+        if missing := missing_training():
+            log.warning(
+                "BADBUZZ_RETRAIN_CRON is set, but retraining cannot run in this install: it "
+                "needs the training libraries (%s are not installed; the API image has none). "
+                "Unset it here and run `badbuzz retrain --min-new-feedback %d` from cron on "
+                "the machine that trains (README, 'Retraining from feedback'), or run this "
+                "API where badbuzz[train] is installed",
+                ", ".join(missing),
+                enough,
+            )
+            return
+        self.scheduler.add_job(
+            self.retrain.run,
+            self.retrain.trigger,
+            id="retrain",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_S,
+        )
+        log.info(
+            "scheduled retrain: %s (UTC), when %d verdicts came in since the champion",
+            cron,
+            enough,
+        )
+
     def stop(self) -> None:
+        if self.retrain is not None:
+            self.retrain.stop()  # a run in progress ends its child, or shutdown waits for it
         self.scheduler.shutdown(wait=True)
         if self._renderer is not None:
             self._renderer.shutdown(wait=True)

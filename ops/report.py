@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -76,6 +76,18 @@ class AlertLine:
 
 
 @dataclass(frozen=True)
+class RetrainLine:
+    """A scheduled retrain's run (ops/scheduled_retrain.py)."""
+
+    started_at: datetime
+    finished_at: datetime | None  # None while it runs
+    outcome: str  # running, skipped, promoted, refused or failed
+    reason: str | None
+    champion_version: str | None
+    new_version: str | None  # the challenger it registered
+
+
+@dataclass(frozen=True)
 class DigestContext:
     day_start: datetime
     day_end: datetime
@@ -85,6 +97,8 @@ class DigestContext:
     alerts: list[AlertLine]
     model_card: dict[str, Any]
     hours: list[HourCount]
+    retrains: list[RetrainLine] = field(default_factory=list)  # the day's scheduled retrains
+    retrain_cron: str | None = None  # BADBUZZ_RETRAIN_CRON: the section shows when set
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,11 @@ _ALERT_SETTINGS = {
     ),
 }
 _DIGEST_SETTINGS = ("BADBUZZ_DIGEST_HOUR_UTC", "BADBUZZ_ALERT_TO")
+_RETRAIN_SETTINGS = (
+    "BADBUZZ_RETRAIN_CRON",
+    "BADBUZZ_RETRAIN_MIN_NEW_VERDICTS",
+    "BADBUZZ_RETRAIN_TIMEOUT_S",
+)
 _BUZZ_SETTINGS = (
     "BADBUZZ_BRANDS",
     "BADBUZZ_BUZZ_WINDOW_SECONDS",
@@ -265,16 +284,39 @@ def render_digest(context: DigestContext) -> RenderedReport:
     rate = context.error_rate.rate
     error_rate = "no verdicts" if rate is None else f"error rate {rate:.1%}"
     headline = f"digest {day}: {context.predictions:,} predictions, {error_rate}, {alerts}"
+    promoted = [run.new_version for run in context.retrains if run.outcome == "promoted"]
+    if promoted:
+        headline += f", retrain promoted version {promoted[-1]}"
     chart = verdicts_chart(context.hours)
+    show_retrains = bool(context.retrain_cron or context.retrains)
     values = {
         "context": context,
         "subject": f"[badbuzz] {headline} ({_model_label(context.model_card)})",
         "day": day,
         "card": _card_rows(context.model_card),
         "chart": chart is not None,
-        "settings": _DIGEST_SETTINGS,
+        "show_retrains": show_retrains,
+        "retrains": [
+            (run.started_at, run.outcome, _retrain_detail(run)) for run in context.retrains
+        ],
+        "settings": _DIGEST_SETTINGS + (_RETRAIN_SETTINGS if show_retrains else ()),
     }
     return _render("digest", values, chart, _VERDICTS_CHART)
+
+
+def _retrain_detail(run: RetrainLine) -> str:
+    """What a scheduled retrain did, in a line: the versions it moved or left, then why."""
+    reason = run.reason or ""
+    if run.outcome == "promoted":
+        return f"@champion -> version {run.new_version} (was {run.champion_version}); {reason}"
+    if run.outcome == "refused" and run.new_version:
+        return (
+            f"version {run.new_version} registered, @champion stays on version "
+            f"{run.champion_version}; {reason}"
+        )
+    if run.outcome == "running":
+        return "still running"
+    return reason
 
 
 def render_buzz(context: BuzzContext) -> RenderedReport:

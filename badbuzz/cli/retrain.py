@@ -3,7 +3,9 @@ against the champion on the same gate, and promoted only if the gate rule says s
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -102,6 +104,15 @@ def retrain(
             "registered: for a scheduled run (cron). 0: always retrain.",
         ),
     ] = 0,
+    outcome_file: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Also write the outcome here as JSON (outcome: skipped, promoted or refused, "
+            "in a dry run what the gate decided; reason; champion_version; new_version): for a "
+            "scheduler, such as the API's BADBUZZ_RETRAIN_CRON job. An error writes none.",
+        ),
+    ] = None,
 ) -> None:
     """Retrain the champion's recipe on Sentiment140 plus the feedback in the API's database
     (BADBUZZ_DATABASE_URL), compare it with the champion on the feedback gate and the manual
@@ -119,11 +130,13 @@ def retrain(
     if min_new_feedback:
         new = new_feedback(settings, target, database_url)
         if new.verdicts < min_new_feedback:
-            console.print(
+            reason = (
                 f"{new.verdicts} new verdicts since version {new.champion_version}, the "
                 f"champion, was registered ({new.since:%Y-%m-%d %H:%M} UTC); "
                 f"--min-new-feedback is {min_new_feedback}: nothing to do."
             )
+            console.print(reason)
+            write_outcome(outcome_file, "skipped", reason, new.champion_version, None)
             return
     config = RetrainConfig(
         feedback_weight=feedback_weight,
@@ -149,6 +162,33 @@ def retrain(
     console.print(comparison_table(result))
     console.print(differences_table(result))
     show_outcome(result, dry_run, target.describe())
+    write_outcome(
+        outcome_file,
+        "promoted" if result.decision.promote else "refused",
+        result.decision.reason,
+        result.champion_version,
+        result.challenger_version,
+    )
+
+
+def write_outcome(
+    path: Path | None,
+    outcome: Literal["skipped", "promoted", "refused"],
+    reason: str,
+    champion_version: str | None,
+    new_version: str | None,
+) -> None:
+    """The run's outcome as JSON, for the scheduler that started it (written last: a run that
+    failed before leaves no file)."""
+    if path is None:
+        return
+    record = {
+        "outcome": outcome,
+        "reason": reason,
+        "champion_version": champion_version,
+        "new_version": new_version,  # the registered challenger (None in a dry run)
+    }
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
 def comparison_table(result: RetrainResult) -> Table:

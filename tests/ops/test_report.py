@@ -22,6 +22,7 @@ from ops.report import (
     ErrorRate,
     FlaggedTweet,
     HourCount,
+    RetrainLine,
     render_alert,
     render_digest,
     write_report,
@@ -232,6 +233,24 @@ def test_a_quiet_day_says_so() -> None:
     assert "no verdicts" in report.subject and "0 alerts" in report.subject
     assert "Alerts (0)\n  none" in report.text
     assert "Negative share:  n/a" in report.text
+
+
+def test_the_digest_shows_the_scheduled_retrains_only_where_one_is_scheduled_or_ran() -> None:
+    at = datetime(2024, 4, 30, 3, 0, tzinfo=UTC)
+    refused = RetrainLine(at, at + timedelta(minutes=2), "refused", "refused: +0.02", "4", "5")
+
+    unscheduled = render_digest(digest_context())
+    quiet = render_digest(digest_context(retrain_cron="0 3 * * *"))
+    ran = render_digest(digest_context(retrains=[refused]))
+
+    assert "Scheduled retrain" not in unscheduled.text + unscheduled.html
+    assert "BADBUZZ_RETRAIN_CRON" not in unscheduled.text
+    assert "Scheduled retrain (0; 0 3 * * * UTC)\n  none" in quiet.text
+    assert "BADBUZZ_RETRAIN_CRON" in quiet.text
+    line = "version 5 registered, @champion stays on version 4; refused: +0.02"
+    assert f"2024-04-30T03:00:00Z  refused: {line}" in ran.text
+    assert line.replace(">", "&gt;") in ran.html
+    assert "retrain" not in ran.subject  # only a promotion changes what is served
 
 
 def test_write_report_keeps_every_file_and_points_the_html_at_the_chart(tmp_path: Path) -> None:
