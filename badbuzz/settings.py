@@ -325,7 +325,9 @@ class UiSettings(BadbuzzSettings):
         default="http://127.0.0.1:8000", description="The badbuzz API the console talks to."
     )
     api_key: SecretStr | None = Field(
-        default=None, description="Sent as X-API-Key to /feedback and /alerts."
+        default=None,
+        description="Sent as X-API-Key to /feedback, /alerts, /buzz and /predict* (the API key "
+        "opens them all).",
     )
     request_timeout_s: float = Field(
         default=30.0, gt=0, description="Longest wait for one answer of the API."

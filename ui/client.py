@@ -84,7 +84,10 @@ class ApiClient:
 
     def predict(self, text: str) -> dict[str, Any]:
         """`/predict`: label, probability_positive, model, prediction_id."""
-        result: dict[str, Any] = self._send("POST", "/predict", json={"text": text}).json()
+        # keyed: an API that stores predictions asks for a key on /predict*, and the API key
+        # opens them as the ingest key does
+        response = self._send("POST", "/predict", json={"text": text}, keyed=True)
+        result: dict[str, Any] = response.json()
         return result
 
     def predict_batch(
@@ -94,7 +97,7 @@ class ApiClient:
         return score_in_chunks(texts, self._predict_chunk, MAX_BATCH, on_progress)
 
     def _predict_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
-        response = self._send("POST", "/predict/batch", json={"texts": texts})
+        response = self._send("POST", "/predict/batch", json={"texts": texts}, keyed=True)
         predictions: list[dict[str, Any]] = response.json()["predictions"]
         return predictions
 
@@ -162,6 +165,11 @@ class ApiClient:
                 f"{path} needs the API key and {what} ({detail}). Set BADBUZZ_API_KEY for the "
                 "console to the API's key and restart it.",
                 status,
+            )
+        if status == 503 and "retry-after" in response.headers:  # at one of its bounds
+            return ApiUnavailable(
+                f"The API at {self.url} is busy ({detail}). Try again in "
+                f"{response.headers['retry-after']} s."
             )
         if status == 503:
             return ApiUnavailable(

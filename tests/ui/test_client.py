@@ -28,7 +28,7 @@ def answering(status: int, **body: object) -> Callable[[httpx.Request], httpx.Re
     return lambda request: httpx.Response(status, **body)  # type: ignore[arg-type]
 
 
-def test_the_key_goes_to_feedback_and_alerts_only() -> None:
+def test_the_key_goes_to_feedback_alerts_and_predictions() -> None:
     seen: dict[str, str | None] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -43,7 +43,13 @@ def test_the_key_goes_to_feedback_and_alerts_only() -> None:
         assert api.feedback("p1", correct=False) == "f1"
         assert api.alerts() == []
         api.predict("hello")
-    assert seen == {"/feedback": "secret", "/alerts": "secret", "/predict": None}
+        api.readiness()
+    assert seen == {
+        "/feedback": "secret",
+        "/alerts": "secret",
+        "/predict": "secret",  # stored predictions need a key
+        "/health/ready": None,
+    }
 
 
 def test_a_refused_key_says_to_set_it() -> None:
@@ -66,6 +72,17 @@ def test_not_ready_gives_the_reason() -> None:
     handler = answering(503, json=body)
     with client(handler) as api, pytest.raises(ApiUnavailable, match="not ready: no bundle"):
         api.readiness()
+
+
+def test_a_busy_api_says_when_to_try_again() -> None:
+    handler = answering(
+        503, json={"detail": "the API is handling its limit"}, headers={"Retry-After": "5"}
+    )
+    with client(handler) as api, pytest.raises(ApiUnavailable) as busy:
+        api.predict_batch(["a tweet"])
+    assert str(busy.value) == (
+        f"The API at {URL} is busy (the API is handling its limit). Try again in 5 s."
+    )
 
 
 @pytest.mark.parametrize(
