@@ -289,6 +289,12 @@ class ApiSettings(OpsSettings):
         default=None, ge=1, description="Threads of an ONNX bundle's session; unset: its own."
     )
 
+    @field_validator("ingest_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes an unset BADBUZZ_INGEST_KEY on as an empty one
+        return None if value == "" else value
+
     @field_validator("model_bundle", mode="after")
     @classmethod
     def _absolute_bundle(cls, path: Path | None) -> Path | None:

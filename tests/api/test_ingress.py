@@ -148,6 +148,13 @@ def test_production_refuses_an_ingest_key_that_is_no_secret(ingest_key: str) -> 
     assert [key.get_secret_value() for key in production.predict_keys] == [INGEST_KEY, API_KEY]
 
 
+def test_an_empty_ingest_key_is_unset() -> None:
+    # compose passes BADBUZZ_INGEST_KEY on empty when .env leaves it out
+    settings = ApiSettings(_env_file=None, api_key=SecretStr(API_KEY), ingest_key="")  # type: ignore[arg-type]
+    assert settings.ingest_key is None
+    assert [key.get_secret_value() for key in settings.predict_keys] == [API_KEY]
+
+
 # --- /buzz ---------------------------------------------------------------------------------
 
 
