@@ -18,11 +18,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import exc as sqlalchemy_errors
+from sqlalchemy import func, literal_column, select
 from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
-from api.limits import ConcurrencyLimit
+from api.limits import ConcurrencyLimit, Overloaded
 from api.store import FeedbackStore
 from badbuzz.settings import ApiSettings
 from ops.database import predictions
@@ -262,3 +263,37 @@ def test_requests_past_the_concurrency_limit_are_503_before_their_body_is_read()
     assert [answer.status_code for answer in served] == [200, 200, 200]
     assert bodies_read == 3  # the two held and /feedback (not limited); not the refused one
     assert limited.in_flight == 0
+
+
+def test_while_the_database_is_unreachable_the_store_keeps_its_rows_in_order(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import create_engine
+
+    from api.store import Prediction
+    from ops.database import new_id, utcnow
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'store.db'}", flush_every_s=3600)
+    try:
+        reachable = store.engine
+        now = utcnow()
+        batch = [
+            Prediction(new_id(), f"tweet {n}", "negative", 0.1, "m", "1", now, now, "all")
+            for n in range(25)
+        ]
+        store.queue_predictions(batch)
+        store.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'store.db'}")  # no folder
+        with pytest.raises(sqlalchemy_errors.OperationalError):
+            store.flush()
+        assert store.unwritten == 25  # kept, not dropped
+        with pytest.raises(Overloaded):
+            store.check_room(store.max_unwritten - 24)
+        store.engine = reachable
+        assert store.flush() == 25
+        with reachable.connect() as connection:
+            in_order = select(predictions.c.text).order_by(literal_column("rowid"))
+            texts = connection.execute(in_order).scalars().all()
+        assert texts == [p.text for p in batch]
+        assert store.unwritten == 0
+    finally:
+        store.close()
