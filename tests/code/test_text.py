@@ -16,6 +16,7 @@ from badbuzz.text import (
     URL_TOKEN,
     USER_TOKEN,
     NormalizationConfig,
+    _demojize,
     _replace_urls,
     normalize,
     normalize_many,
@@ -127,3 +128,27 @@ def test_urls_are_replaced_as_before_on_every_sample_tweet(sentiment140_dir: Pat
     with_urls = [t for t in tweets if URL_RE.search(t)]
     assert len(with_urls) > 1_000  # the sample holds URLs to compare on
     assert [t for t in tweets if _replace_urls(t) != urls_as_before(t)] == []
+
+
+def emoji_as_before(text: str) -> str:
+    import emoji
+
+    if text.isascii():
+        return text
+    return emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+
+
+def test_text_without_emoji_skips_the_scan_with_the_same_result(sentiment140_dir: Path) -> None:
+    import emoji
+
+    with gzip.open(sentiment140_dir / "sample_train.csv.gz", "rt", encoding="latin-1") as file:
+        tweets = [row[-1] for row in csv.reader(file) if not row[-1].isascii()]
+    every_emoji = [f"x_{sequence}y é" for sequence in emoji.EMOJI_DATA]
+    texts = [*tweets, *every_emoji, "東京_行き", "a\u0301_b", "\ufe0f\u20e3 #\ufe0f\u20e3 1\u20e3"]
+    assert len(tweets) > 100
+    assert [t for t in texts if _demojize(t) != emoji_as_before(t)] == []
+
+
+@given(st.text(max_size=20))
+def test_any_text_is_demojized_as_before(text: str) -> None:
+    assert _demojize(text) == emoji_as_before(text)
