@@ -343,49 +343,54 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         model: ServedModel, tweets: list[PredictRequest], p_positive: list[float]
     ) -> list[PredictResponse]:
         ref = model.ref
-        store: FeedbackStore = app.state.store
+        now = utcnow()
+        made = [
+            Prediction(
+                new_id(),
+                tweet.text,
+                model.label(p),
+                p,
+                ref.name,
+                ref.version,
+                now,
+                tweet.created_at or now,
+                brands.brand_of(tweet.text, tweet.brand),
+            )
+            for tweet, p in zip(tweets, p_positive, strict=True)
+        ]
+        if settings.log_predictions:  # all or none, before anything counts them: a 503 is none
+            app.state.store.queue_predictions(made)
         log_each = prediction_log.isEnabledFor(logging.INFO)
         results = []
-        stored = []
-        now = utcnow()
-        for tweet, p in zip(tweets, p_positive, strict=True):
-            text = tweet.text
-            label = model.label(p)
-            tweeted_at = tweet.created_at or now
-            brand = brands.brand_of(text, tweet.brand)
-            prediction = Prediction(
-                new_id(), text, label, p, ref.name, ref.version, now, tweeted_at, brand
-            )
-            metrics.predictions.labels(label).inc()
+        for prediction in made:
+            metrics.predictions.labels(prediction.label).inc()
+            tweeted_at = prediction.tweeted_at or now
             if log_each:
                 prediction_log.info(
                     json.dumps(
                         {
                             "prediction_id": prediction.id,
-                            "text": text,
-                            "label": label,
-                            "probability_positive": p,
+                            "text": prediction.text,
+                            "label": prediction.label,
+                            "probability_positive": prediction.probability_positive,
                             "model_version": ref.version,
                             "time": prediction.created_at.isoformat(),
                             "tweeted_at": tweeted_at.isoformat(),
-                            "brand": brand,
+                            "brand": prediction.brand,
                         },
                         ensure_ascii=False,
                     )
                 )
-            stored.append(prediction)
             results.append(
                 PredictResponse(
-                    label=label,  # type: ignore[arg-type]
-                    probability_positive=p,
+                    label=prediction.label,  # type: ignore[arg-type]
+                    probability_positive=prediction.probability_positive,
                     model=ref,
                     prediction_id=prediction.id,
                     created_at=tweeted_at,
-                    brand=brand,
+                    brand=prediction.brand or "",
                 )
             )
-        if settings.log_predictions:
-            store.queue_predictions(stored)  # all or none: a 503 stores nothing
         return results
 
     def room_for(count: int) -> None:
