@@ -17,11 +17,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import AfterValidator
+from pydantic import AfterValidator, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batching import DynamicBatcher
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, ConcurrencyLimit, Overloaded
 from api.prometheus import ApiMetrics, RequestMetrics
 from api.schemas import (
     BRAND_PATTERN,
@@ -51,7 +51,7 @@ from badbuzz.cpu import cpu_summary
 from badbuzz.settings import ApiSettings
 from ops.alerts import recent_alerts
 from ops.brands import BrandMatcher
-from ops.buzz_overview import BuzzOverview, buzz_overview
+from ops.buzz_overview import BrandActivity, BuzzOverview, buzz_overview
 from ops.database import new_id, utcnow
 from ops.jobs import OpsJobs
 from ops.latency import LatencyRecorder
@@ -73,11 +73,34 @@ BAD_BODY: dict[int | str, dict[str, Any]] = {
 }
 KEY_REFUSED: dict[int | str, dict[str, Any]] = {
     401: refusal("No API key in X-API-Key (the server has one set)."),
-    403: refusal("Wrong API key."),
+    403: refusal("Wrong API key (the ingest key opens /predict* only)."),
+}
+INGEST_KEY_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: refusal(
+        "No key in X-API-Key: predictions are stored and a key is set (BADBUZZ_INGEST_KEY, "
+        "else BADBUZZ_API_KEY)."
+    ),
+    403: refusal("Wrong key: neither the ingest key nor the API key."),
 }
 NO_MODEL: dict[int | str, dict[str, Any]] = {
     503: refusal("No model loaded: none resolved, or none passed its smoke test."),
 }
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+# /predict*: no model, or the API at one of its bounds (requests at once, tweets waiting for a
+# batch, predictions waiting to be stored: then with Retry-After).
+PREDICT_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        **refusal(
+            "No model loaded (none resolved, or none passed its smoke test); or the API is at "
+            "one of its limits (BADBUZZ_MAX_CONCURRENT_PREDICTIONS requests at once, "
+            "BADBUZZ_MAX_UNWRITTEN_PREDICTIONS waiting to be stored): then Retry-After says "
+            "when to try again."
+        ),
+        "headers": RETRY_AFTER,
+    },
+}
+PREDICT_PATHS = ("/predict", "/predict/batch")
+MAX_BUZZ_BRANDS = 500
 
 
 async def served_model(request: Request) -> ServedModel:
@@ -98,19 +121,64 @@ async def require_key(
         return
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "send the API key in X-API-Key")
-    if not secrets.compare_digest(key.encode(), settings.api_key.get_secret_value().encode()):
+    if not matches(key, settings.api_key):
+        if settings.ingest_key is not None and matches(key, settings.ingest_key):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "this is the ingest key, which opens /predict and /predict/batch only: send the "
+                "API key in X-API-Key",
+            )
         raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong API key")
+
+
+def matches(key: str, secret: SecretStr) -> bool:
+    return secrets.compare_digest(key.encode(), secret.get_secret_value().encode())
+
+
+async def require_ingest_key(
+    request: Request, key: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    """/predict*: open unless predictions are stored and a key is set (they drive the alerts:
+    who may write them may raise or hide a bad buzz)."""
+    settings: ApiSettings = request.app.state.settings
+    accepted = settings.predict_keys
+    if not accepted:
+        return
+    if key is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "send the ingest key (BADBUZZ_INGEST_KEY, else the API key) in X-API-Key: "
+            "predictions are stored and drive the alerts",
+        )
+    if not any([matches(key, secret) for secret in accepted]):  # every one compared: no timing
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "wrong key: send the ingest key (BADBUZZ_INGEST_KEY, else the API key) in X-API-Key",
+        )
 
 
 ModelDep = Annotated[ServedModel, Depends(served_model)]
 
 
-def buzz_response(overview: BuzzOverview) -> BuzzResponse:
+def busiest(overview: BuzzOverview, limit: int) -> list[BrandActivity]:
+    """The `limit` brands that matter most, by name: those with a buzz alert shown, then the
+    most negatives over the windows shown (a flood of brands cannot push a buzz out)."""
+    alerted = {alert.brand for alert in overview.alerts}
+    ranked = sorted(
+        overview.brands,
+        key=lambda a: (a.brand not in alerted, -sum(w.negatives for w in a.windows), a.brand),
+    )
+    return sorted(ranked[:limit], key=lambda activity: activity.brand)
+
+
+def buzz_response(overview: BuzzOverview, limit: int) -> BuzzResponse:
     window = timedelta(seconds=overview.window_seconds)
     return BuzzResponse(
         window_seconds=overview.window_seconds,
         since=overview.since,
         until=overview.until,
+        limit=limit,
+        brands_total=len(overview.brands),
         brands=[
             BrandBuzzOut(
                 brand=activity.brand,
@@ -136,7 +204,7 @@ def buzz_response(overview: BuzzOverview) -> BuzzResponse:
                     for w, expected in zip(activity.windows, activity.expected, strict=True)
                 ],
             )
-            for activity in overview.brands
+            for activity in busiest(overview, limit)
         ],
         alerts=[
             BuzzAlertOut(
@@ -169,7 +237,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = ModelService(settings)
     metrics = ApiMetrics(lambda: service.current.card if service.current else None)
-    batcher = DynamicBatcher(settings.dynamic_batch_max, metrics.batch_size.observe)
+    batcher = DynamicBatcher(
+        settings.dynamic_batch_max,
+        metrics.batch_size.observe,
+        max_pending=settings.max_concurrent_predictions,
+    )
     predict_latency = LatencyRecorder(process_identity())
     brands = BrandMatcher(settings.brands)
 
@@ -194,7 +266,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
-        app.state.store = FeedbackStore(settings.resolved_database_url)
+        app.state.store = FeedbackStore(
+            settings.resolved_database_url, max_unwritten=settings.max_unwritten_predictions
+        )
         app.state.jobs = OpsJobs(
             settings, app.state.store.engine, report_card, predict_latency, served_reference
         )
@@ -245,7 +319,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key"],
         )
 
+    # inside the metrics: a refused request is counted, as a 503
+    app.add_middleware(
+        ConcurrencyLimit, limit=settings.max_concurrent_predictions, paths=PREDICT_PATHS
+    )
     app.add_middleware(RequestMetrics, metrics=metrics, predict_latency=predict_latency)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, error: Overloaded) -> JSONResponse:
+        return JSONResponse({"detail": error.message}, 503, headers=error.headers())
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -267,48 +349,60 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         model: ServedModel, tweets: list[PredictRequest], p_positive: list[float]
     ) -> list[PredictResponse]:
         ref = model.ref
-        store: FeedbackStore = app.state.store
+        now = utcnow()
+        made = [
+            Prediction(
+                new_id(),
+                tweet.text,
+                model.label(p),
+                p,
+                ref.name,
+                ref.version,
+                now,
+                tweet.created_at or now,
+                brands.brand_of(tweet.text, tweet.brand),
+            )
+            for tweet, p in zip(tweets, p_positive, strict=True)
+        ]
+        if settings.log_predictions:  # all or none, before anything counts them: a 503 is none
+            app.state.store.queue_predictions(made)
         log_each = prediction_log.isEnabledFor(logging.INFO)
         results = []
-        now = utcnow()
-        for tweet, p in zip(tweets, p_positive, strict=True):
-            text = tweet.text
-            label = model.label(p)
-            tweeted_at = tweet.created_at or now
-            brand = brands.brand_of(text, tweet.brand)
-            prediction = Prediction(
-                new_id(), text, label, p, ref.name, ref.version, now, tweeted_at, brand
-            )
-            metrics.predictions.labels(label).inc()
+        for prediction in made:
+            metrics.predictions.labels(prediction.label).inc()
+            tweeted_at = prediction.tweeted_at or now
             if log_each:
                 prediction_log.info(
                     json.dumps(
                         {
                             "prediction_id": prediction.id,
-                            "text": text,
-                            "label": label,
-                            "probability_positive": p,
+                            "text": prediction.text,
+                            "label": prediction.label,
+                            "probability_positive": prediction.probability_positive,
                             "model_version": ref.version,
                             "time": prediction.created_at.isoformat(),
                             "tweeted_at": tweeted_at.isoformat(),
-                            "brand": brand,
+                            "brand": prediction.brand,
                         },
                         ensure_ascii=False,
                     )
                 )
-            if settings.log_predictions:
-                store.queue_prediction(prediction)
             results.append(
                 PredictResponse(
-                    label=label,  # type: ignore[arg-type]
-                    probability_positive=p,
+                    label=prediction.label,  # type: ignore[arg-type]
+                    probability_positive=prediction.probability_positive,
                     model=ref,
                     prediction_id=prediction.id,
                     created_at=tweeted_at,
-                    brand=brand,
+                    brand=prediction.brand or "",
                 )
             )
         return results
+
+    def room_for(count: int) -> None:
+        """Refuse before scoring what the store could not queue."""
+        if settings.log_predictions:
+            app.state.store.check_room(count)
 
     def json_response(body: PredictResponse | BatchResponse) -> Response:
         # already validated: skip FastAPI's second validation and encoding pass
@@ -317,24 +411,28 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        responses={**BAD_BODY, **NO_MODEL},
+        responses={**BAD_BODY, **INGEST_KEY_REFUSED, **PREDICT_UNAVAILABLE},
+        dependencies=[Depends(require_ingest_key)],
         tags=["predict"],
     )
     async def predict(body: PredictRequest, model: ModelDep) -> Response:
         """Score one tweet (requests that arrive together are scored as one batch)."""
+        room_for(1)
         p_positive = await batcher.predict(model, body.text)
         return json_response(respond(model, [body], [p_positive])[0])
 
     @app.post(
         "/predict/batch",
         response_model=BatchResponse,
-        responses={**BAD_BODY, **NO_MODEL},
+        responses={**BAD_BODY, **INGEST_KEY_REFUSED, **PREDICT_UNAVAILABLE},
+        dependencies=[Depends(require_ingest_key)],
         tags=["predict"],
     )
     def predict_batch(body: BatchRequest, model: ModelDep) -> Response:
         """Score up to 1,000 tweets as one batch (`texts`, or `tweets` with their time and
         brand); results come back in the same order."""
         tweets = body.items()
+        room_for(len(tweets))
         p_positive = model.predict_proba([tweet.text for tweet in tweets]).tolist()
         return json_response(BatchResponse(predictions=respond(model, tweets, p_positive)))
 
@@ -477,9 +575,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         hours: Annotated[
             int, Query(ge=1, le=168, description="How far back, by the tweets' own time.")
         ] = 48,
+        limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=MAX_BUZZ_BRANDS,
+                description="Most brands shown: those with a buzz alert, then the most "
+                "negatives (`brands_total` says how many there were).",
+            ),
+        ] = 50,
     ) -> BuzzResponse:
         """Negative tweets and their share per brand and window (BADBUZZ_BUZZ_WINDOW_SECONDS)
-        over the last `hours`, each brand's baseline, and the buzz alerts of that time."""
+        over the last `hours`, each brand's baseline, and the buzz alerts of that time; at
+        most `limit` brands."""
         store: FeedbackStore = app.state.store
         with store.engine.connect() as connection:
             overview = buzz_overview(
@@ -489,7 +597,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 hours,
                 None if brand is None else brands.named(brand),
             )
-        return buzz_response(overview)
+        return buzz_response(overview, limit)
 
     @app.post(
         "/admin/reload",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from api.limits import Overloaded
 from api.service import ServedModel
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,19 @@ class _Pending:
 
 class DynamicBatcher:
     """Collects one-tweet requests in the event loop and scores them in batches of up to
-    `max_batch`. Start it inside the running loop; stop it on shutdown."""
+    `max_batch`; at most `max_pending` wait, one more is refused (`Overloaded`). Start it
+    inside the running loop; stop it on shutdown."""
 
     def __init__(
-        self, max_batch: int = 64, on_batch: Callable[[int], None] = lambda size: None
+        self,
+        max_batch: int = 64,
+        on_batch: Callable[[int], None] = lambda size: None,
+        max_pending: int = 1024,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or max_pending < 1:
+            raise ValueError("max_batch and max_pending must be at least 1")
         self.max_batch = max_batch
+        self.max_pending = max_pending
         self.on_batch = on_batch  # told the size of every batch scored (e.g. a histogram)
         self._pending: deque[_Pending] = deque()
         self._wake = asyncio.Event()
@@ -64,6 +70,11 @@ class DynamicBatcher:
         """Probability that `text` is positive, scored with `model`."""
         if self._task is None or self._task.done():
             raise RuntimeError("the batcher is not running")
+        if len(self._pending) >= self.max_pending:
+            raise Overloaded(
+                f"{len(self._pending)} tweets already wait to be scored, the most this API "
+                "queues: retry after the Retry-After seconds"
+            )
         result: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(model, text, result))
         self._wake.set()

@@ -17,10 +17,10 @@ from pydantic import (
     model_validator,
 )
 
-from badbuzz.settings import BRAND
+from badbuzz.settings import BRAND, MAX_BATCH_TWEETS
 
 MAX_TEXT_CHARS = 1_000  # a tweet is 280 characters; leave room for quoted threads
-MAX_BATCH = 1_000
+MAX_BATCH = MAX_BATCH_TWEETS
 # The characters str.strip() removes, spelled out: JSON Schema's regex dialect (ECMA-262) has a
 # \s of its own, so a pattern written with \s would not say what _not_blank refuses.
 WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -372,5 +372,13 @@ class BuzzResponse(BaseModel):
     window_seconds: int = Field(description="BADBUZZ_BUZZ_WINDOW_SECONDS.")
     since: datetime = Field(description="Start of the first window shown (by tweet time).")
     until: datetime = Field(description="End of the last (open) window.")
-    brands: list[BrandBuzzOut]
+    limit: int = Field(
+        description="Most brands shown (the `limit` asked): those with a buzz alert, then "
+        "the most negatives."
+    )
+    brands_total: int = Field(
+        description="Brands with tweets or a baseline in these windows; more than shown when "
+        "over `limit`."
+    )
+    brands: list[BrandBuzzOut] = Field(description="At most `limit`, by name.")
     alerts: list[BuzzAlertOut] = Field(description="Buzz alerts of those windows, newest first.")

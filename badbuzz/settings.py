@@ -21,9 +21,14 @@ from badbuzz.bundle.signing import SignaturePolicy, load_signing_key
 from badbuzz.metric_names import DEFAULT_FLOOR, KPI
 
 DEFAULT_API_KEY = "change-me"
+MAX_BATCH_TWEETS = 1_000  # the most tweets one /predict/batch takes (api/schemas.py)
 # A Twitter handle without its @, and a brand name as the API accepts it (api/schemas.py).
 HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 BRAND = re.compile(r"[A-Za-z0-9_.&'+-]([A-Za-z0-9 _.&'+-]{0,62}[A-Za-z0-9_.&'+-])?")
+
+
+def _real_secret(key: str) -> bool:
+    return key != DEFAULT_API_KEY and len(key) >= 16
 
 
 def absolute(path: Path | None) -> Path | None:
@@ -321,7 +326,14 @@ class ApiSettings(OpsSettings):
         default=None, description="A local bundle dir or .tar.gz: no registry at all."
     )
     api_key: SecretStr | None = Field(
-        default=None, description="Required on /feedback and /admin/* when set."
+        default=None,
+        description="The admin key: required on /feedback, /alerts, /buzz and /admin/* when "
+        "set; also opens /predict*.",
+    )
+    ingest_key: SecretStr | None = Field(
+        default=None,
+        description="Required on /predict and /predict/batch while predictions are stored; "
+        "unset: the API key is asked there instead. Opens nothing else.",
     )
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 1_048_576
@@ -330,6 +342,18 @@ class ApiSettings(OpsSettings):
         default=64, ge=1, description="Most waiting /predict requests scored together; 1: off."
     )
     log_predictions: bool = Field(default=True, description="Store every prediction.")
+    max_concurrent_predictions: int = Field(
+        default=128,
+        ge=1,
+        description="/predict and /predict/batch requests one process handles at once; more "
+        "are answered 503 with Retry-After (also the most /predict waiting for a batch).",
+    )
+    max_unwritten_predictions: int = Field(
+        default=10_000,
+        ge=MAX_BATCH_TWEETS,
+        description="Predictions waiting to be stored; while that many wait (a slow or "
+        "unreachable database), /predict* answers 503 with Retry-After.",
+    )
     onnx_threads: int | None = Field(
         default=None, ge=1, description="Threads of an ONNX bundle's session; unset: its own."
     )
@@ -338,6 +362,12 @@ class ApiSettings(OpsSettings):
         description="Ed25519 public key (PEM) of training's signing key: only bundles it "
         "signed are loaded. Required in production.",
     )
+
+    @field_validator("ingest_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes an unset BADBUZZ_INGEST_KEY on as an empty one
+        return None if value == "" else value
 
     @field_validator("model_bundle", "verify_key", mode="after")
     @classmethod
@@ -348,9 +378,14 @@ class ApiSettings(OpsSettings):
     def _no_default_key_in_production(self) -> ApiSettings:
         if self.environment == "production":
             key = self.api_key.get_secret_value() if self.api_key else ""
-            if key in ("", DEFAULT_API_KEY) or len(key) < 16:
+            if not _real_secret(key):
                 raise ValueError(
                     "BADBUZZ_API_KEY must be set to a secret of 16+ characters in production"
+                )
+            if self.ingest_key is not None and not _real_secret(self.ingest_key.get_secret_value()):
+                raise ValueError(
+                    "BADBUZZ_INGEST_KEY must be a secret of 16+ characters in production "
+                    "(or unset: /predict then asks for BADBUZZ_API_KEY)"
                 )
         return self
 
@@ -375,6 +410,14 @@ class ApiSettings(OpsSettings):
         """How bundles load in the API: the base options, and the signature check."""
         return replace(super().runtime_options(onnx_threads), signatures=self.signature_policy())
 
+    @property
+    def predict_keys(self) -> list[SecretStr]:
+        """The keys /predict* accepts: none while predictions are not stored or no key is set
+        (open); else the ingest key (or the API key in its place) and the API key."""
+        if not self.log_predictions:
+            return []
+        return [key for key in (self.ingest_key, self.api_key) if key is not None]
+
 
 MIN_CONSOLE_PASSWORD = 12
 
@@ -398,7 +441,9 @@ class UiSettings(BadbuzzSettings):
         default="http://127.0.0.1:8000", description="The badbuzz API the console talks to."
     )
     api_key: SecretStr | None = Field(
-        default=None, description="Sent as X-API-Key to /feedback and /alerts."
+        default=None,
+        description="Sent as X-API-Key to /feedback, /alerts, /buzz and /predict* (the API key "
+        "opens them all).",
     )
     request_timeout_s: float = Field(
         default=30.0, gt=0, description="Longest wait for one answer of the API."

@@ -283,7 +283,7 @@ def flag_wrong(client: httpx.Client, texts: Sequence[str]) -> float:
     """Predict each of `texts` and flag the prediction wrong; `time.monotonic()` when the last
     /feedback answered 201."""
     for text in texts:
-        predicted = client.post("/predict", json={"text": text})
+        predicted = client.post("/predict", json={"text": text}, headers=KEY_HEADER)
         predicted.raise_for_status()
         answer = client.post(
             "/feedback",
@@ -365,11 +365,13 @@ def throughput(
     api_cpu, own_cpu, started = cpu_seconds(api), time.process_time(), time.monotonic()
     if condition == ALERTING:
         with flagging(api.url, tweets, args.flag_every) as flags:
-            load = closed_loop(api.url + "/predict", bodies, args.concurrency, args.seconds)
+            load = closed_loop(
+                api.url + "/predict", bodies, args.concurrency, args.seconds, KEY_HEADER
+            )
             ended = time.monotonic()
     else:
         flags = Flagging()
-        load = closed_loop(api.url + "/predict", bodies, args.concurrency, args.seconds)
+        load = closed_loop(api.url + "/predict", bodies, args.concurrency, args.seconds, KEY_HEADER)
         ended = time.monotonic()
     wall = ended - started
     api_cores = (cpu_seconds(api) - api_cpu) / wall

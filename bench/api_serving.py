@@ -62,7 +62,14 @@ def start_badbuzz(
     name: str, home: Path, tmp: Path, settings: Mapping[str, str], workers: int = 1
 ) -> Server:
     port = free_port()
-    env = server_env({"BADBUZZ_HOME": str(home), "BADBUZZ_RELOAD_INTERVAL_S": "0", **settings})
+    base = {
+        "BADBUZZ_HOME": str(home),
+        "BADBUZZ_RELOAD_INTERVAL_S": "0",
+        # serving is measured here, not the store's write rate (SQLite: a few thousand rows
+        # a second): back-to-back batches of 1,000 would fill the default queue and get 503
+        "BADBUZZ_MAX_UNWRITTEN_PREDICTIONS": "1000000",
+    }
+    env = server_env({**base, **settings})
     command = [str(BIN / "badbuzz"), "serve", "--port", str(port), "--workers", str(workers)]
     return Server.start(name, command, port=port, env=env, workdir=tmp / name)
 

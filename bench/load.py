@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -69,17 +69,25 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
-def closed_loop(url: str, bodies: Sequence[str], concurrency: int, seconds: float) -> Load:
-    """POST `bodies` in turn on `concurrency` connections for `seconds`, after a warm-up."""
+def closed_loop(
+    url: str,
+    bodies: Sequence[str],
+    concurrency: int,
+    seconds: float,
+    headers: Mapping[str, str] | None = None,
+) -> Load:
+    """POST `bodies` in turn on `concurrency` connections for `seconds`, after a warm-up,
+    with `headers` (e.g. the ingest key) besides the JSON content type."""
+    extra = dict(headers or {})
     if shutil.which("wrk"):
         with tempfile.TemporaryDirectory(prefix="badbuzz-wrk-") as tmp:
             script = Path(tmp) / "bodies.lua"
-            script.write_text(_wrk_script(bodies))
+            script.write_text(_wrk_script(bodies, extra))
             _wrk(url, script, concurrency, WARM_UP_S)
             return _wrk(url, script, concurrency, seconds)
     with _generator_process() as pool:
-        pool.apply(_generate, ("closed", url, bodies, WARM_UP_S, concurrency, 0.0))
-        return pool.apply(_generate, ("closed", url, bodies, seconds, concurrency, 0.0))
+        pool.apply(_generate, ("closed", url, bodies, WARM_UP_S, concurrency, 0.0, extra))
+        return pool.apply(_generate, ("closed", url, bodies, seconds, concurrency, 0.0, extra))
 
 
 def open_loop(url: str, bodies: Sequence[str], rate: float, seconds: float) -> Load:
@@ -105,8 +113,8 @@ def timed_posts(url: str, bodies: Sequence[Any], warm_up: int = 0) -> list[float
 # --------------------------------------------------------------------------- wrk
 
 
-def _wrk_script(bodies: Sequence[str]) -> str:
-    """A wrk script that POSTs `bodies` in turn."""
+def _wrk_script(bodies: Sequence[str], headers: Mapping[str, str]) -> str:
+    """A wrk script that POSTs `bodies` in turn, with `headers`."""
 
     def lua_string(text: str) -> str:  # a long bracket no body can close
         level = 1
@@ -114,11 +122,15 @@ def _wrk_script(bodies: Sequence[str]) -> str:
             level += 1
         return f"[{'=' * level}[{text}]{'=' * level}]"
 
+    table = ", ".join(
+        f"[ {lua_string(name)} ] = {lua_string(value)}"  # "[[" would open a long string
+        for name, value in {"Content-Type": "application/json", **headers}.items()
+    )
     return (
         "local bodies = {\n"
         + ",\n".join(lua_string(body) for body in bodies)
         + "\n}\nlocal i = 0\nrequest = function()\n  i = i + 1\n"
-        '  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, '
+        f'  return wrk.format("POST", nil, {{{table}}}, '
         "bodies[(i % #bodies) + 1])\nend\n"
     )
 
@@ -176,9 +188,10 @@ def _generate(
     seconds: float,
     concurrency: int,
     rate: float,
+    headers: Mapping[str, str] | None = None,
 ) -> Load:
     encoded = [body.encode() for body in bodies]
-    return asyncio.run(_run(mode, url, encoded, seconds, concurrency, rate))
+    return asyncio.run(_run(mode, url, encoded, seconds, concurrency, rate, headers or {}))
 
 
 async def _run(
@@ -188,9 +201,10 @@ async def _run(
     seconds: float,
     concurrency: int,
     rate: float,
+    extra_headers: Mapping[str, str],
 ) -> Load:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **extra_headers}
     latencies: list[float] = []
     late: list[float] = []
     errors = 0

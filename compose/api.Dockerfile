@@ -14,7 +14,11 @@ COPY badbuzz badbuzz
 COPY api api
 COPY ops ops
 RUN pip install --no-cache-dir ".[${EXTRA}]" && useradd --create-home badbuzz
+# production: the API refuses to start without a real BADBUZZ_API_KEY (16+ characters), so
+# that /feedback, /admin/* and the stored predictions are never open; -e
+# BADBUZZ_ENVIRONMENT=development to try the image without one.
 ENV BADBUZZ_HOME=/data \
+    BADBUZZ_ENVIRONMENT=production \
     PORT=8000 \
     PYTHONUNBUFFERED=1
 RUN mkdir -p /data && chown badbuzz /data

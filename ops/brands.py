@@ -1,6 +1,8 @@
 """Which brand a tweet is about: the one its sender named, else the first configured Twitter
-handle it mentions (any case), else `all`. The API (at /predict) and the replay both ask here,
-so a tweet counts for the same brand live and in a back-test."""
+handle it mentions (any case), else `all`. Once brands are configured, a sent brand that is
+none of them counts under `all` too: a sender cannot invent brands, each of which would earn
+its own baseline and alerts. The API (at /predict) and the replay both ask here, so a tweet
+counts for the same brand live and in a back-test."""
 
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ class BrandMatcher:
 
     def brand_of(self, text: str, sent: str | None = None) -> str:
         if sent is not None:
-            return self.named(sent)
+            known = self._brands.get(sent.lower())
+            if known is None:  # configured brands only, once there are any
+                return UNBRANDED if self.handles else sent
+            return known
         if self._pattern is not None and (found := self._pattern.search(text)):
             return self.handles[f"@{found.group(1).lower()}"]
         return UNBRANDED

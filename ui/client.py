@@ -7,6 +7,7 @@ a message a community manager can act on.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,9 @@ from badbuzz.settings import UiSettings
 from ui.scoring import MAX_BATCH, score_in_chunks
 
 KEY_HEADER = "X-API-Key"
+# The longest a chunk of a file waits, in all, for a busy API (503 with Retry-After: too many
+# requests at once, or predictions waiting to be stored) before the scoring gives up.
+BUSY_WAIT_S = 300.0
 
 
 class ApiError(Exception):
@@ -25,6 +29,14 @@ class ApiError(Exception):
 
 class ApiUnavailable(ApiError):
     """The API did not answer, or answered that it cannot serve (no model yet)."""
+
+
+class ApiBusy(ApiUnavailable):
+    """The API is at one of its bounds and said when to try again (nothing was stored)."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ApiRefused(ApiError):
@@ -84,7 +96,10 @@ class ApiClient:
 
     def predict(self, text: str) -> dict[str, Any]:
         """`/predict`: label, probability_positive, model, prediction_id."""
-        result: dict[str, Any] = self._send("POST", "/predict", json={"text": text}).json()
+        # keyed: an API that stores predictions asks for a key on /predict*, and the API key
+        # opens them as the ingest key does
+        response = self._send("POST", "/predict", json={"text": text}, keyed=True)
+        result: dict[str, Any] = response.json()
         return result
 
     def predict_batch(
@@ -94,7 +109,18 @@ class ApiClient:
         return score_in_chunks(texts, self._predict_chunk, MAX_BATCH, on_progress)
 
     def _predict_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
-        response = self._send("POST", "/predict/batch", json={"texts": texts})
+        # a file outruns the store (a few thousand predictions a second on SQLite): wait as
+        # the API says, a refused chunk stored nothing
+        waited = 0.0
+        while True:
+            try:
+                response = self._send("POST", "/predict/batch", json={"texts": texts}, keyed=True)
+                break
+            except ApiBusy as busy:
+                if waited + busy.retry_after_s > BUSY_WAIT_S:
+                    raise
+                time.sleep(busy.retry_after_s)
+                waited += busy.retry_after_s
         predictions: list[dict[str, Any]] = response.json()["predictions"]
         return predictions
 
@@ -162,6 +188,12 @@ class ApiClient:
                 f"{path} needs the API key and {what} ({detail}). Set BADBUZZ_API_KEY for the "
                 "console to the API's key and restart it.",
                 status,
+            )
+        if status == 503 and "retry-after" in response.headers:  # at one of its bounds
+            retry_after = response.headers["retry-after"]
+            return ApiBusy(
+                f"The API at {self.url} is busy ({detail}). Try again in {retry_after} s.",
+                float(retry_after) if retry_after.isdigit() else 1.0,
             )
         if status == 503:
             return ApiUnavailable(

@@ -63,8 +63,18 @@ class Api:
         """`time.monotonic()` when the process was started."""
         return self.server.started_at
 
+    @property
+    def ingest_headers(self) -> dict[str, str]:
+        """The key /predict* asks for when this server has one: its ingest key, else its API
+        key (none: predictions are open)."""
+        key = self.env.get("BADBUZZ_INGEST_KEY") or self.env.get("BADBUZZ_API_KEY")
+        return {"X-API-Key": key} if key else {}
+
     def client(self, **kwargs: Any) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, timeout=30.0, **kwargs)
+        """A client that sends the ingest key, as the service that feeds the API would (a
+        request's own headers replace it)."""
+        headers = {**self.ingest_headers, **kwargs.pop("headers", {})}
+        client = httpx.Client(base_url=self.url, timeout=30.0, headers=headers, **kwargs)
         self.clients.append(client)
         return client
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from api.batching import DynamicBatcher
+from api.limits import Overloaded
 from api.resolve import ResolvedBundle
 from api.service import ServedModel
 
@@ -37,8 +38,8 @@ def served(model: LengthModel, version: str = "1") -> ServedModel:
     return ServedModel(model, source)  # type: ignore[arg-type]
 
 
-async def with_batcher(max_batch: int, work: Any) -> Any:
-    batcher = DynamicBatcher(max_batch)
+async def with_batcher(max_batch: int, work: Any, max_pending: int = 1024) -> Any:
+    batcher = DynamicBatcher(max_batch, max_pending=max_pending)
     batcher.start()
     try:
         return await work(batcher)
@@ -126,3 +127,19 @@ def test_a_cancelled_request_is_not_scored() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         DynamicBatcher(0)
+
+
+def test_past_max_pending_a_request_is_refused_not_queued() -> None:
+    model = LengthModel()
+    current = served(model)
+
+    async def work(batcher: DynamicBatcher) -> list[Any]:
+        return await asyncio.gather(
+            *(batcher.predict(current, t) for t in texts(3)), return_exceptions=True
+        )
+
+    first, second, third = asyncio.run(with_batcher(8, work, max_pending=2))
+    assert (first, second) == (0.001, 0.002)
+    assert isinstance(third, Overloaded) and third.retry_after_s == 1
+    assert "2 tweets already wait to be scored" in third.message
+    assert model.calls == [2]

@@ -56,7 +56,7 @@ def client(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             reload_interval_s=0,
             brands="@united=United,@AmericanAir=American",  # type: ignore[arg-type]
         )
-        with TestClient(create_app(settings)) as test_client:
+        with TestClient(create_app(settings), headers=KEY_HEADER) as test_client:
             yield test_client
 
 
@@ -73,16 +73,29 @@ def stored(client: TestClient, prediction_id: str) -> tuple[datetime | None, str
 
 
 def test_a_tweet_keeps_its_time_and_brand(client: TestClient) -> None:
-    body = {"text": "lost my bag", "created_at": "2015-02-22 17:03:11-08:00", "brand": "Delta"}
+    body = {"text": "lost my bag", "created_at": "2015-02-22 17:03:11-08:00", "brand": "United"}
 
     answer = client.post("/predict", json=body).json()
 
     assert answer["created_at"] == "2015-02-23T01:03:11Z"
-    assert answer["brand"] == "Delta"
+    assert answer["brand"] == "United"
     assert stored(client, answer["prediction_id"]) == (
         datetime(2015, 2, 23, 1, 3, 11, tzinfo=UTC),
-        "Delta",
+        "United",
     )
+
+
+def test_a_brand_that_is_not_configured_counts_under_all(client: TestClient) -> None:
+    """Brands are configured: a sender cannot invent one (each would earn its own baseline
+    and alerts), whatever it sends or mentions."""
+    bodies = [{"text": f"@united worst airline {n}", "brand": f"Invented{n}"} for n in range(3)]
+
+    answers = client.post("/predict/batch", json={"tweets": bodies}).json()["predictions"]
+    single = client.post("/predict", json={"text": "lost my bag", "brand": "Delta"}).json()
+
+    assert [a["brand"] for a in answers] == ["all", "all", "all"]
+    assert single["brand"] == "all"
+    assert stored(client, single["prediction_id"])[1] == "all"
 
 
 def test_without_them_the_time_is_now_and_the_brand_comes_from_the_handles(

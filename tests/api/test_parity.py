@@ -83,7 +83,9 @@ def test_concurrent_clients_get_their_own_scores(
 ) -> None:
     async def all_at_once() -> list[dict[str, object]]:
         limits = httpx.Limits(max_connections=len(tweets))
-        async with httpx.AsyncClient(base_url=api.url, timeout=30.0, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=api.url, timeout=30.0, limits=limits, headers=api.ingest_headers
+        ) as client:
             responses = await asyncio.gather(
                 *(client.post("/predict", json={"text": t}) for t in tweets)
             )

@@ -218,8 +218,9 @@ def test_brands_come_from_the_sender_else_the_first_handle_else_all() -> None:
     assert brands.brand_of("thanks @UNITED!") == "United"
     assert brands.brand_of("@unitedkingdom rocks, mail@united.com") == UNBRANDED
     assert brands.brand_of("@united again", "united") == "United"  # the configured spelling
-    assert brands.brand_of("@united again", "Delta") == "Delta"
+    assert brands.brand_of("@united again", "Delta") == UNBRANDED  # not configured: `all`
     assert brands.brand_of("no airline here") == UNBRANDED
+    assert BrandMatcher({}).brand_of("@united again", "Delta") == "Delta"  # none configured
 
 
 def test_brands_setting_reads_handles_and_refuses_what_it_cannot() -> None:

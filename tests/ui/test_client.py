@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from badbuzz.settings import UiSettings
-from ui.client import ApiClient, ApiRefused, ApiUnavailable
+from ui.client import ApiBusy, ApiClient, ApiRefused, ApiUnavailable
 
 URL = "http://api.test:8000"
 
@@ -28,7 +28,7 @@ def answering(status: int, **body: object) -> Callable[[httpx.Request], httpx.Re
     return lambda request: httpx.Response(status, **body)  # type: ignore[arg-type]
 
 
-def test_the_key_goes_to_feedback_and_alerts_only() -> None:
+def test_the_key_goes_to_feedback_alerts_and_predictions() -> None:
     seen: dict[str, str | None] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -43,7 +43,13 @@ def test_the_key_goes_to_feedback_and_alerts_only() -> None:
         assert api.feedback("p1", correct=False) == "f1"
         assert api.alerts() == []
         api.predict("hello")
-    assert seen == {"/feedback": "secret", "/alerts": "secret", "/predict": None}
+        api.readiness()
+    assert seen == {
+        "/feedback": "secret",
+        "/alerts": "secret",
+        "/predict": "secret",  # stored predictions need a key
+        "/health/ready": None,
+    }
 
 
 def test_a_refused_key_says_to_set_it() -> None:
@@ -66,6 +72,42 @@ def test_not_ready_gives_the_reason() -> None:
     handler = answering(503, json=body)
     with client(handler) as api, pytest.raises(ApiUnavailable, match="not ready: no bundle"):
         api.readiness()
+
+
+def test_a_busy_api_says_when_to_try_again() -> None:
+    handler = answering(
+        503, json={"detail": "the API is handling its limit"}, headers={"Retry-After": "5"}
+    )
+    with client(handler) as api, pytest.raises(ApiUnavailable) as busy:
+        api.predict("a tweet")
+    assert str(busy.value) == (
+        f"The API at {URL} is busy (the API is handling its limit). Try again in 5 s."
+    )
+
+
+def test_a_file_waits_as_a_busy_api_says_then_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("ui.client.time.sleep", slept.append)
+    answers = iter([503, 503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        if status == 503:
+            return httpx.Response(503, json={"detail": "full"}, headers={"Retry-After": "5"})
+        return httpx.Response(200, json={"predictions": [{"label": "negative"}]})
+
+    with client(handler) as api:
+        assert api.predict_batch(["a tweet"]) == [{"label": "negative"}]
+    assert slept == [5.0, 5.0]
+
+
+def test_a_file_gives_up_on_an_api_busy_for_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("ui.client.time.sleep", slept.append)
+    handler = answering(503, json={"detail": "full"}, headers={"Retry-After": "100"})
+    with client(handler) as api, pytest.raises(ApiBusy, match="busy"):
+        api.predict_batch(["a tweet"])
+    assert slept == [100.0, 100.0, 100.0]  # BUSY_WAIT_S: 300
 
 
 @pytest.mark.parametrize(

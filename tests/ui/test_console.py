@@ -94,14 +94,16 @@ def test_analyse_shows_label_probability_and_version_then_records_no(
 def test_a_refused_key_is_said_and_nothing_is_recorded(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the API stores predictions and has a key: the analysis itself is refused
     before = feedback_rows(api)
     app = console(monkeypatch, api.url, key="not-the-key-0123456789")
     app.text_area(key="analyse_text").input("thanks for the upgrade, love it")
     app.button(key="analyse").click().run()
-    app.button(key="verdict_yes").click().run()
     assert not app.exception, app.exception
     [error] = app.error
-    assert "not recorded" in error.value and "BADBUZZ_API_KEY" in error.value
+    assert "/predict needs the API key and the API key was refused" in error.value
+    assert "BADBUZZ_API_KEY" in error.value
+    assert "analyse_prediction" not in app.session_state
     assert feedback_rows(api) == before
 
 
