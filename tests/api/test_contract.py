@@ -265,7 +265,7 @@ def test_open_routes_need_no_key(
         ("/feedback", {"correct": "yes", "prediction_id": "x"}, ("body", "correct"), "bool_type"),
         (
             "/feedback",
-            {"correct": True, "text": "t", "predicted_label": "neutral"},
+            {"correct": True, "text": "t", "predicted_label": "mixed"},
             ("body", "predicted_label"),
             "literal_error",
         ),

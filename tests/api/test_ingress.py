@@ -28,6 +28,7 @@ from api.store import FeedbackStore
 from badbuzz.settings import ApiSettings
 from ops.database import predictions
 from tests.bundles import write_tiny_sklearn_bundle
+from tests.conftest import BundleKeys
 from tests.processes import CLIENT_ENV_PREFIXES
 
 from .support import API_KEY, KEY_HEADER
@@ -132,19 +133,23 @@ def test_predict_is_open_when_no_key_is_set_or_nothing_is_stored(
 
 
 @pytest.mark.parametrize("ingest_key", ["change-me", "short-secret"])
-def test_production_refuses_an_ingest_key_that_is_no_secret(ingest_key: str) -> None:
+def test_production_refuses_an_ingest_key_that_is_no_secret(
+    ingest_key: str, bundle_keys: BundleKeys
+) -> None:
     with pytest.raises(ValidationError, match="BADBUZZ_INGEST_KEY must be a secret"):
         ApiSettings(
             _env_file=None,
             environment="production",
             api_key=SecretStr(API_KEY),
             ingest_key=SecretStr(ingest_key),
+            verify_key=bundle_keys.verify,
         )
     production = ApiSettings(
         _env_file=None,
         environment="production",
         api_key=SecretStr(API_KEY),
         ingest_key=SecretStr(INGEST_KEY),
+        verify_key=bundle_keys.verify,
     )
     assert [key.get_secret_value() for key in production.predict_keys] == [INGEST_KEY, API_KEY]
 
