@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -46,7 +47,7 @@ from api.schemas import (
     brand_or_none,
 )
 from api.service import ModelService, ServedModel
-from api.store import FeedbackStore, Prediction
+from api.store import COMMIT_WAIT_S, FeedbackStore, Prediction
 from badbuzz.cpu import cpu_summary
 from badbuzz.settings import ApiSettings
 from ops.alerts import recent_alerts
@@ -345,12 +346,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         ]
         return JSONResponse(status_code=422, content={"detail": details})
 
-    def respond(
+    def made_predictions(
         model: ServedModel, tweets: list[PredictRequest], p_positive: list[float]
-    ) -> list[PredictResponse]:
+    ) -> list[Prediction]:
         ref = model.ref
         now = utcnow()
-        made = [
+        return [
             Prediction(
                 new_id(),
                 tweet.text,
@@ -364,13 +365,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             )
             for tweet, p in zip(tweets, p_positive, strict=True)
         ]
-        if settings.log_predictions:  # all or none, before anything counts them: a 503 is none
-            app.state.store.queue_predictions(made)
+
+    def respond(model: ServedModel, made: list[Prediction]) -> list[PredictResponse]:
+        """Count, log and answer predictions already stored (or not to be stored)."""
+        ref = model.ref
         log_each = prediction_log.isEnabledFor(logging.INFO)
         results = []
         for prediction in made:
             metrics.predictions.labels(prediction.label).inc()
-            tweeted_at = prediction.tweeted_at or now
+            tweeted_at = prediction.tweeted_at or prediction.created_at
             if log_each:
                 prediction_log.info(
                     json.dumps(
@@ -419,7 +422,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         """Score one tweet (requests that arrive together are scored as one batch)."""
         room_for(1)
         p_positive = await batcher.predict(model, body.text)
-        return json_response(respond(model, [body], [p_positive])[0])
+        made = made_predictions(model, [body], [p_positive])
+        if settings.log_predictions:  # committed before it is answered or counted
+            stored = asyncio.wrap_future(app.state.store.queue_predictions(made))
+            try:
+                await asyncio.wait_for(stored, COMMIT_WAIT_S)
+            except TimeoutError:
+                raise app.state.store.too_slow() from None
+        return json_response(respond(model, made)[0])
 
     @app.post(
         "/predict/batch",
@@ -434,7 +444,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         tweets = body.items()
         room_for(len(tweets))
         p_positive = model.predict_proba([tweet.text for tweet in tweets]).tolist()
-        return json_response(BatchResponse(predictions=respond(model, tweets, p_positive)))
+        made = made_predictions(model, tweets, p_positive)
+        if settings.log_predictions:  # committed before it is answered or counted
+            app.state.store.store_predictions(made)
+        return json_response(BatchResponse(predictions=respond(model, made)))
 
     @app.post(
         "/feedback",

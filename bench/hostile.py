@@ -17,11 +17,11 @@ then measures:
    --flood-seconds) while the database is unreachable: the API's PostgreSQL database reached
    through a TCP relay in this process, which is cut (every connection closed, new ones
    refused); where no local PostgreSQL answers, SQLite held by another writer instead. The
-   API keeps at most --flood-max-unwritten predictions waiting (the smallest allowed, so that
-   the queue fills within the flood) and takes 128 requests at once (the default). The
-   API's resident memory is sampled every 0.25 s and the answers counted by status and
-   reason (goal: memory flat once the queue is full, every refusal a 503 with Retry-After);
-   then the database comes back and the time until every prediction answered 200 is stored.
+   API keeps at most --flood-max-unwritten predictions waiting for their commit and takes 128
+   requests at once (the default). The API's resident memory is sampled every 0.25 s and the
+   answers counted by status and reason (goal: memory flat, every refusal a 503 with
+   Retry-After: the API answers only what it committed, so none is a 200 while the database
+   is gone); then the database comes back and every prediction answered 200 is checked stored.
 
 Every process it starts runs in its own process group and is stopped on exit, error or ^C.
 

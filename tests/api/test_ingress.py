@@ -18,8 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import exc as sqlalchemy_errors
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
@@ -209,29 +208,32 @@ def stored_count(store: FeedbackStore) -> int:
         return int(connection.execute(select(func.count()).select_from(predictions)).scalar_one())
 
 
-def test_a_full_write_queue_answers_503_with_retry_after_then_writes_it_all(
+def test_while_the_database_does_not_answer_predict_is_503_and_nothing_is_answered_unstored(
     tiny_bundle: Path, tmp_path: Path
 ) -> None:
+    from sqlalchemy import create_engine
+
     home = tmp_path / "home"
-    with serving(home, tiny_bundle, max_unwritten_predictions=1_000) as client:
+    with serving(home, tiny_bundle) as client:
         store: FeedbackStore = client.app.state.store  # type: ignore[attr-defined]
-        before = stored_count(store)
-        with database_locked(home / "badbuzz.db"):
-            full = client.post("/predict/batch", json={"texts": ["lost my bag"] * 1_000})
-            assert full.status_code == 200  # exactly what fits
+        reachable, before = store.engine, stored_count(store)
+        store.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'x.db'}")  # no folder
 
-            refused = [client.post("/predict", json=TWEET) for _ in range(3)]
-            batch = client.post("/predict/batch", json={"texts": ["one more"]})
+        refused = [client.post("/predict", json=TWEET) for _ in range(3)]
+        batch = client.post("/predict/batch", json={"texts": ["one more"] * 10})
 
-            for answer in [*refused, batch]:
-                assert answer.status_code == 503
-                assert answer.headers["retry-after"] == "5"
-                assert "BADBUZZ_MAX_UNWRITTEN_PREDICTIONS=1000" in answer.json()["detail"]
-        deadline = time.monotonic() + 30
-        while store.unwritten and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert stored_count(store) == before + 1_000  # kept while locked, none lost
-        assert client.post("/predict", json=TWEET).status_code == 200
+        for answer in [*refused, batch]:
+            assert answer.status_code == 503
+            assert answer.headers["retry-after"] == "5"
+            assert "the database does not answer" in answer.json()["detail"]
+        store.engine = reachable
+        deadline = time.monotonic() + 10  # the writer asks the database again every second
+        while (answer := client.post("/predict", json=TWEET)).status_code == 503:
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.2)
+        # answered means stored: no flush, no wait
+        assert stored_count(store) == before + 1
+        assert store.get_prediction(answer.json()["prediction_id"]) is not None
 
 
 def test_requests_past_the_concurrency_limit_are_503_before_their_body_is_read() -> None:
@@ -270,35 +272,34 @@ def test_requests_past_the_concurrency_limit_are_503_before_their_body_is_read()
     assert limited.in_flight == 0
 
 
-def test_while_the_database_is_unreachable_the_store_keeps_its_rows_in_order(
+def test_the_write_queue_is_bounded_and_what_waits_is_committed_before_it_is_released(
     tmp_path: Path,
 ) -> None:
-    from sqlalchemy import create_engine
-
     from api.store import Prediction
     from ops.database import new_id, utcnow
 
-    store = FeedbackStore(f"sqlite:///{tmp_path / 'store.db'}", flush_every_s=3600)
-    try:
-        reachable = store.engine
-        now = utcnow()
-        batch = [
+    database = tmp_path / "store.db"
+    store = FeedbackStore(f"sqlite:///{database}", max_unwritten=30)
+    now = utcnow()
+
+    def rows(count: int) -> list[Prediction]:
+        return [
             Prediction(new_id(), f"tweet {n}", "negative", 0.1, "m", "1", now, now, "all")
-            for n in range(25)
+            for n in range(count)
         ]
-        store.queue_predictions(batch)
-        store.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'store.db'}")  # no folder
-        with pytest.raises(sqlalchemy_errors.OperationalError):
-            store.flush()
-        assert store.unwritten == 25  # kept, not dropped
-        with pytest.raises(Overloaded):
-            store.check_room(store.max_unwritten - 24)
-        store.engine = reachable
-        assert store.flush() == 25
-        with reachable.connect() as connection:
-            in_order = select(predictions.c.text).order_by(literal_column("rowid"))
-            texts = connection.execute(in_order).scalars().all()
-        assert texts == [p.text for p in batch]
-        assert store.unwritten == 0
+
+    try:
+        with database_locked(database):  # the writer takes the first rows and waits for it
+            first = store.queue_predictions(rows(20))
+            time.sleep(0.3)
+            assert not first.done()  # not released: not committed
+            with pytest.raises(Overloaded) as refused:
+                store.queue_predictions(rows(11))
+            assert refused.value.retry_after_s == 5
+            assert "BADBUZZ_MAX_UNWRITTEN_PREDICTIONS=30" in refused.value.message
+            second = store.queue_predictions(rows(10))  # exactly what fits
+        first.result(timeout=30)
+        second.result(timeout=30)
+        assert stored_count(store) == 30 and store.unwritten == 0
     finally:
         store.close()
