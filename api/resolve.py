@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ from badbuzz.errors import BundleError
 from badbuzz.settings import ApiSettings
 
 log = logging.getLogger(__name__)
+REGISTRY_RETRIES, REGISTRY_TIMEOUT_S = 1, 10.0  # each call to MLflow while resolving
 
 LAST_GOOD = "last_good.json"
 
@@ -67,9 +67,6 @@ def _registry_choice(settings: ApiSettings) -> tuple[str, dict[str, str]]:
 
     from badbuzz.registry import best_version, configure_tracking
 
-    # A registry that is down must not hold start-up for minutes of retries with backoff.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     # the same store training writes to: the server if set, else the embedded one under home
     configure_tracking(settings)
     client = MlflowClient()
@@ -155,9 +152,13 @@ def resolve_bundle(settings: ApiSettings) -> ResolvedBundle:
             "set BADBUZZ_MODEL_BUNDLE to a bundle (badbuzz export writes one), or install "
             "badbuzz[registry] to follow the champion in MLflow"
         )
+    from badbuzz.registry import mlflow_http
+
     try:
-        version, tags = _registry_choice(settings)
-        directory = _download(settings, version)
+        # a registry that is down must not hold start-up for minutes of retries with backoff
+        with mlflow_http(retries=REGISTRY_RETRIES, timeout_s=REGISTRY_TIMEOUT_S):
+            version, tags = _registry_choice(settings)
+            directory = _download(settings, version)
     except (BundleError, LookupError) as error:
         # the registry answered, but has nothing servable: say so, but keep any cache
         log.warning("registry has no servable model: %s", error)

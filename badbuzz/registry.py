@@ -9,7 +9,10 @@ wherever the server puts them. Needs `mlflow` (the `train` extra) or `mlflow-ski
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,28 @@ class TrackingTarget:
             f"embedded MLflow store {self.tracking_uri} (artifacts in {self.artifact_root}); "
             f"browse it with: mlflow ui --backend-store-uri {self.tracking_uri}"
         )
+
+
+@contextmanager
+def mlflow_http(retries: int, timeout_s: float) -> Iterator[None]:
+    """MLflow's HTTP retries and per-request timeout for the calls made inside (MLflow reads
+    them from the environment at each request), the caller's values put back after: a caller
+    that must not wait minutes on a dead server (the API's start, doctor) says so here, for
+    its own calls only."""
+    values = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries),
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout_s))),
+    }
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def configure_tracking(settings: BadbuzzSettings) -> TrackingTarget:

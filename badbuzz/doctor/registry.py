@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -70,6 +68,14 @@ def check_registry(settings: ApiSettings, timeout_s: float) -> RegistryReport:
                 *skipped("no registry client", start=1),
             ]
         )
+    from badbuzz.registry import mlflow_http
+
+    # one try, `timeout_s` long: MLflow's default retries a dead host for minutes
+    with mlflow_http(retries=0, timeout_s=timeout_s):
+        return _check_reached(settings, timeout_s)
+
+
+def _check_reached(settings: ApiSettings, timeout_s: float) -> RegistryReport:
     reached = reach(settings, timeout_s)
     if isinstance(reached, CheckResult):
         return RegistryReport([reached, *skipped("MLflow not reached", start=1)])
@@ -85,9 +91,6 @@ def check_registry(settings: ApiSettings, timeout_s: float) -> RegistryReport:
 
 def reach(settings: ApiSettings, timeout_s: float) -> tuple[MlflowClient, str] | CheckResult:
     """A client of the configured store, once it answered; else why not."""
-    # one try, `timeout_s` long: MLflow's default retries a dead host for minutes
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, math.ceil(timeout_s)))
     from mlflow.tracking import MlflowClient
 
     from badbuzz.registry import EMBEDDED_DB, configure_tracking

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +105,19 @@ def test_old_tags_read_as_the_metric_that_replaced_them() -> None:
     # a version with both reads the new tag
     assert tag_value({"precision": "0.7", "negative_precision": "0.8"}, "negative_precision") == 0.8
     assert tag_value({"negative_recall": "nan"}, "negative_recall") is None
+
+
+def test_mlflow_http_sets_retries_and_timeout_for_its_calls_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from badbuzz.registry import mlflow_http
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+
+    with mlflow_http(retries=0, timeout_s=2.5):
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "3"
+
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "120"  # the caller's, back
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
