@@ -29,14 +29,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import insert
 
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.metric_names import DEFAULT_FLOOR
 from badbuzz.registry import download_bundle
+from bench.airline import AIRLINE, BADBUZZ, SENTIMENT140, airline_tweets
 from ops.database import connect, feedback, new_id
-from training.data.client import ClientSource, read_client
 from training.evaluation.metrics import evaluate_scores
 from training.evaluation.thresholds import (
     ACCURACY_TOLERANCE,
@@ -44,11 +43,6 @@ from training.evaluation.thresholds import (
     choose_client_threshold,
     choose_threshold,
 )
-
-BADBUZZ = Path(sys.executable).parent / "badbuzz"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-AIRLINE = SHARED / "airline-dev" / "tweets.csv.gz"
-SENTIMENT140 = SHARED / "sentiment140" / "sample_train.csv.gz"
 
 
 def badbuzz(env: dict[str, str], *args: str) -> str:
@@ -93,8 +87,7 @@ def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int
     data = prepare_data(settings, SENTIMENT140, None, sample, 42)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
-    client = read_client(ClientSource(AIRLINE, "text", "airline_sentiment")).frame
-    client = client[client["label"] >= 0].head(verdicts)
+    client = airline_tweets().head(verdicts)
     cut = len(client) - round(len(client) * gate_share)
     earlier, later = client.iloc[:cut], client.iloc[cut:]
     score = {
@@ -134,10 +127,7 @@ def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int
 def store_verdicts(home: Path, verdicts: int) -> None:
     """The first `verdicts` negative and positive airline tweets, judged against the
     champion's labels, stamped with their tweet time."""
-    client = read_client(ClientSource(AIRLINE, "text", "airline_sentiment")).frame
-    times = pd.read_csv(AIRLINE, usecols=["tweet_created", "text"], dtype=str)
-    client = client.assign(created=pd.to_datetime(times["tweet_created"].iloc[client.index]))
-    client = client[client["label"] >= 0].head(verdicts)
+    client = airline_tweets().head(verdicts)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
     predicted = bundle.predict(client["text"].tolist())
@@ -148,7 +138,7 @@ def store_verdicts(home: Path, verdicts: int) -> None:
             [
                 {"id": new_id(), "text": text, "predicted_label": label,
                  "correct": label == ("positive" if truth == 1 else "negative"),
-                 "created_at": created.tz_convert("UTC").to_pydatetime()}
+                 "created_at": created.to_pydatetime()}
                 for text, label, truth, created in zip(
                     client["text"], predicted, client["label"], client["created"], strict=True
                 )
