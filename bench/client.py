@@ -9,13 +9,16 @@
    same moved by the prior-shift correction of the posterior's odds, plain accuracy on the
    client's tweets (the rule before), balanced accuracy on them, and the client rule;
 4. `--verdicts` airline tweets in time order judged right or wrong against the champion's
-   labels (stamped with their tweet time), then `badbuzz retrain --dry-run`: the
-   challenger's threshold and the gate's decision with its interval (and the decision
-   with `--gate-metric positive_precision`).
+   labels (stamped with their tweet time), then `badbuzz retrain --dry-run` (the default
+   recipe, a head on the frozen MiniLM's embeddings): the challenger's threshold and the
+   gate's decision with its interval; then the decision with `--gate-metric
+   positive_precision`, and with `--recipe champion` (the champion's recipe refitted).
+   `--embeddings DIR` lends retrain an embedding cache (bench.client_domain's) so that
+   Sentiment140's embeddings are not computed again.
 
 Everything goes to a throw-away BADBUZZ_HOME (or `--home`, kept).
 
-    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000]
+    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000] [--embeddings DIR]
 """
 
 from __future__ import annotations
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument("--models", default="svm")
     parser.add_argument("--verdicts", type=int, default=1000)
     parser.add_argument("--home", type=Path, default=None, help="Keep the store here.")
+    parser.add_argument("--embeddings", type=Path, default=None, help="An embedding cache.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,10 +175,14 @@ def main() -> None:
         print(badbuzz(env, "evaluate", "--data", str(AIRLINE), *client))
         compare_thresholds(home, args.verdicts, 0.3, args.sample)
         store_verdicts(home, args.verdicts)
+        if args.embeddings:
+            (home / "data").mkdir(parents=True, exist_ok=True)
+            (home / "data" / "embeddings").symlink_to(args.embeddings.resolve())
         out = badbuzz(env, "retrain", "--dry-run")
         print(out)
         kpi = badbuzz(env, "retrain", "--dry-run", "--gate-metric", "positive_precision")
         print(kpi[kpi.index("Gate:") :])
+        print(badbuzz(env, "retrain", "--dry-run", "--recipe", "champion"))
 
 
 if __name__ == "__main__":
