@@ -9,13 +9,16 @@
    same moved by the prior-shift correction of the posterior's odds, plain accuracy on the
    client's tweets (the rule before), balanced accuracy on them, and the client rule;
 4. `--verdicts` airline tweets in time order judged right or wrong against the champion's
-   labels (stamped with their tweet time), then `badbuzz retrain --dry-run`: the
-   challenger's threshold and the gate's decision with its interval (and the decision
-   with `--gate-metric positive_precision`).
+   labels (stamped with their tweet time), then `badbuzz retrain --dry-run` (the default
+   recipe, a head on the frozen MiniLM's embeddings): the challenger's threshold and the
+   gate's decision with its interval; then the decision with `--gate-metric
+   positive_precision`, and with `--recipe champion` (the champion's recipe refitted).
+   `--embeddings DIR` lends retrain an embedding cache (bench.client_domain's) so that
+   Sentiment140's embeddings are not computed again.
 
 Everything goes to a throw-away BADBUZZ_HOME (or `--home`, kept).
 
-    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000]
+    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000] [--embeddings DIR]
 """
 
 from __future__ import annotations
@@ -29,14 +32,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import insert
 
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.metric_names import DEFAULT_FLOOR
 from badbuzz.registry import download_bundle
+from bench.airline import AIRLINE, BADBUZZ, SENTIMENT140, airline_tweets
 from ops.database import connect, feedback, new_id
-from training.data.client import ClientSource, read_client
 from training.evaluation.metrics import evaluate_scores
 from training.evaluation.thresholds import (
     ACCURACY_TOLERANCE,
@@ -44,11 +46,6 @@ from training.evaluation.thresholds import (
     choose_client_threshold,
     choose_threshold,
 )
-
-BADBUZZ = Path(sys.executable).parent / "badbuzz"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-AIRLINE = SHARED / "airline-dev" / "tweets.csv.gz"
-SENTIMENT140 = SHARED / "sentiment140" / "sample_train.csv.gz"
 
 
 def badbuzz(env: dict[str, str], *args: str) -> str:
@@ -93,8 +90,7 @@ def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int
     data = prepare_data(settings, SENTIMENT140, None, sample, 42)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
-    client = read_client(ClientSource(AIRLINE, "text", "airline_sentiment")).frame
-    client = client[client["label"] >= 0].head(verdicts)
+    client = airline_tweets().head(verdicts)
     cut = len(client) - round(len(client) * gate_share)
     earlier, later = client.iloc[:cut], client.iloc[cut:]
     score = {
@@ -134,10 +130,7 @@ def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int
 def store_verdicts(home: Path, verdicts: int) -> None:
     """The first `verdicts` negative and positive airline tweets, judged against the
     champion's labels, stamped with their tweet time."""
-    client = read_client(ClientSource(AIRLINE, "text", "airline_sentiment")).frame
-    times = pd.read_csv(AIRLINE, usecols=["tweet_created", "text"], dtype=str)
-    client = client.assign(created=pd.to_datetime(times["tweet_created"].iloc[client.index]))
-    client = client[client["label"] >= 0].head(verdicts)
+    client = airline_tweets().head(verdicts)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
     predicted = bundle.predict(client["text"].tolist())
@@ -148,7 +141,7 @@ def store_verdicts(home: Path, verdicts: int) -> None:
             [
                 {"id": new_id(), "text": text, "predicted_label": label,
                  "correct": label == ("positive" if truth == 1 else "negative"),
-                 "created_at": created.tz_convert("UTC").to_pydatetime()}
+                 "created_at": created.to_pydatetime()}
                 for text, label, truth, created in zip(
                     client["text"], predicted, client["label"], client["created"], strict=True
                 )
@@ -163,6 +156,7 @@ def main() -> None:
     parser.add_argument("--models", default="svm")
     parser.add_argument("--verdicts", type=int, default=1000)
     parser.add_argument("--home", type=Path, default=None, help="Keep the store here.")
+    parser.add_argument("--embeddings", type=Path, default=None, help="An embedding cache.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,10 +175,14 @@ def main() -> None:
         print(badbuzz(env, "evaluate", "--data", str(AIRLINE), *client))
         compare_thresholds(home, args.verdicts, 0.3, args.sample)
         store_verdicts(home, args.verdicts)
+        if args.embeddings:
+            (home / "data").mkdir(parents=True, exist_ok=True)
+            (home / "data" / "embeddings").symlink_to(args.embeddings.resolve())
         out = badbuzz(env, "retrain", "--dry-run")
         print(out)
         kpi = badbuzz(env, "retrain", "--dry-run", "--gate-metric", "positive_precision")
         print(kpi[kpi.index("Gate:") :])
+        print(badbuzz(env, "retrain", "--dry-run", "--recipe", "champion"))
 
 
 if __name__ == "__main__":

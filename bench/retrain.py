@@ -99,7 +99,9 @@ def main() -> None:
                 ],
             )  # fmt: skip
         engine.dispose()
-        out, retrain_s = badbuzz(env, "retrain", "--feedback-weight", args.feedback_weight)
+        out, retrain_s = badbuzz(
+            env, "retrain", "--recipe", "champion", "--feedback-weight", args.feedback_weight
+        )
         print(out)
         print(f"badbuzz retrain: {retrain_s:.0f} s wall on {os.cpu_count()} cores")
 

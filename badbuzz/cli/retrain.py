@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from training.feedback.challenger import RetrainResult
 
 GateMetric = Literal["accuracy", "positive_precision"]  # training.feedback.gate.GateMetric
+RecipeName = Literal["encoder", "tfidf_logreg", "champion"]  # training.feedback.recipes
 
 app = typer.Typer()
 log = logging.getLogger(__name__)
@@ -30,14 +31,24 @@ COMPARED = (KPI, FLOOR_METRIC, "accuracy", "negative_recall", "roc_auc")
 
 @app.command("retrain")
 def retrain(
+    recipe: Annotated[
+        RecipeName,
+        typer.Option(
+            help="How the challenger is made, whatever the champion's family: encoder (a "
+            "logistic head on the frozen MiniLM's embeddings, an ONNX bundle; the measured "
+            "best), tfidf_logreg (TF-IDF + VADER + logistic regression), or champion (the "
+            "champion's own recipe refitted; classical champions only).",
+        ),
+    ] = "encoder",
     feedback_weight: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
             help="Sample weight of each feedback row (a Sentiment140 row weighs 1): the "
-            "client's verdicts are few and about the client's own tweets.",
+            "client's verdicts are few and about the client's own tweets. Default: the "
+            "recipe's measured best (encoder 20, tfidf_logreg 20, champion 5).",
         ),
-    ] = 5.0,
+    ] = None,
     min_feedback: Annotated[
         int,
         typer.Option(
@@ -114,10 +125,10 @@ def retrain(
         ),
     ] = None,
 ) -> None:
-    """Retrain the champion's recipe on Sentiment140 plus the feedback in the API's database
+    """Fit a challenger (--recipe) on Sentiment140 plus the feedback in the API's database
     (BADBUZZ_DATABASE_URL), compare it with the champion on the feedback gate and the manual
     test set, register it with its lineage, and move @champion if it passes the gate.
-    --sample: default, the champion's."""
+    --sample: default, the champion's for --recipe champion, else 25,000."""
     from badbuzz.registry import configure_tracking
     from badbuzz.settings import OpsSettings, TrainingSettings
     from training.feedback.challenger import STEPS, RetrainConfig, new_feedback
@@ -139,6 +150,7 @@ def retrain(
             write_outcome(outcome_file, "skipped", reason, new.champion_version, None)
             return
     config = RetrainConfig(
+        recipe=recipe,
         feedback_weight=feedback_weight,
         gate_share=gate_share,
         min_feedback=min_feedback,
@@ -195,7 +207,9 @@ def comparison_table(result: RetrainResult) -> Table:
     """Champion and challenger on each gate part, at their own thresholds."""
     challenger = result.challenger_version or "dry run"
     table = Table(
-        title=f"Champion v{result.champion_version} vs challenger ({challenger}), {result.family}",
+        title=f"Champion v{result.champion_version} ({result.champion_family}) vs challenger "
+        f"({challenger}, {result.family}: --recipe {result.recipe}, verdicts weighing "
+        f"{result.feedback_weight:g})",
         caption="feedback: the latest verdicts, kept out of training ("
         f"{result.gate_rows} tweets); manual: Sentiment140's manual test set. Each model "
         "at its own threshold.",

@@ -186,7 +186,7 @@ def test_the_recipe_is_read_back_from_the_champions_run() -> None:
 @pytest.mark.parametrize(
     ("params", "family", "message"),
     [
-        ({"model": "lstm"}, "lstm", "lstm model: retraining it from feedback is not supported"),
+        ({"model": "lstm"}, "lstm", "lstm model: its recipe cannot be refitted"),
         ({"model": "vader"}, "vader", "learns nothing"),
         ({**LOGREG_PARAMS, "best_C": "7"}, "logistic_regression", "not in logreg's grid"),
         ({"model": "logreg"}, "logistic_regression", "does not record"),

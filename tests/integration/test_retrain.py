@@ -50,14 +50,14 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
         client = api.client()
         assert judge(client, tweets, KEY_HEADER) == {"1"}
 
-        too_few = cli("retrain", "--min-feedback", "1000")
+        too_few = cli("retrain", "--recipe", "champion", "--min-feedback", "1000")
         assert too_few.returncode == 2, cli.explain(too_few)
         assert "fewer than --min-feedback 1000" in " ".join(too_few.stderr.split())
 
         # the gate is the latest 180 verdicts: the challenger gains about 5 points of
         # accuracy there, an interval of about +-5.6 at 95 % (refused: tests/code/test_gate.py
         # holds the rule); at 80 % it is promoted, and the rest of the loop can be followed
-        result = cli("retrain", "--confidence", "0.8")
+        result = cli("retrain", "--recipe", "champion", "--confidence", "0.8")
         assert result.returncode == 0, cli.explain(result)
         out = " ".join(result.stdout.split())
         assert "Gate: promoted:" in out and "@champion -> version 2 (was 1)" in out
@@ -98,7 +98,10 @@ def test_retrain_from_the_apis_feedback(sentiment140: Path, tmp_path: Path) -> N
             ],
         )  # fmt: skip
     engine.dispose()
-    worse = cli("retrain", "--feedback-weight", "50", "--dry-run", BADBUZZ_DATABASE_URL=noise)
+    worse = cli(
+        "retrain", "--recipe", "champion", "--feedback-weight", "50", "--dry-run",
+        BADBUZZ_DATABASE_URL=noise,
+    )  # fmt: skip
     assert worse.returncode == 0, cli.explain(worse)
     out = " ".join(worse.stdout.split())
     assert "Gate: refused:" in out and "manual accuracy" in out
@@ -158,7 +161,9 @@ def test_on_85_percent_negative_verdicts_the_challengers_threshold_holds(
 
     settings = TrainingSettings()
     target = configure_tracking(settings)
-    outcome = retrain(RetrainConfig(dry_run=True), settings, target, url, lambda _: None)
+    outcome = retrain(
+        RetrainConfig(recipe="champion", dry_run=True), settings, target, url, lambda _: None
+    )
     # (here no threshold is good on both the client's and the validation scores: the
     # validation one is kept, threshold_source "validation", and holds on the client too)
     gate, manual = outcome.challenger["feedback"], outcome.challenger["manual"]

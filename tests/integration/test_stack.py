@@ -150,9 +150,11 @@ def test_the_owners_and_users_journey(stack: Stack, sentiment140: Path) -> None:
             page.screenshot(path=artifacts_dir("stack") / "alerts.png", full_page=True)
 
         # the users judge 600 travel tweets; the owner retrains from their verdicts, the gate
-        # promotes the challenger, and the API reloads it
+        # promotes the challenger (the champion's recipe refitted: this test is about the
+        # stack; tests/integration/test_retrain_recipes.py covers the default recipe), and the
+        # API reloads it
         assert judge(client, travel_tweets(sentiment140), KEY_HEADER) == {version}
-        result = cli("retrain", BADBUZZ_DATABASE_URL=stack.app_database)
+        result = cli("retrain", "--recipe", "champion", BADBUZZ_DATABASE_URL=stack.app_database)
         assert result.returncode == 0, cli.explain(result)
         out = " ".join(result.stdout.split())
         assert "Gate: promoted:" in out and f"@champion -> version 3 (was {version})" in out

@@ -1,13 +1,16 @@
 """A challenger trained on Sentiment140 plus the client's feedback, judged against the
 champion on the same gate, registered with its lineage, and promoted if the gate says so.
 
-1. The champion's recipe and data: its run's params (`recipe`), the same Sentiment140 sample
-   (its `data_rows` and seed; its `data_hash` is checked).
+1. The recipe (`--recipe`, `recipes`): by default a logistic head on the frozen MiniLM
+   encoder's embeddings (`encoder_recipe`), whatever the champion's family; `tfidf_logreg`;
+   or the champion's own recipe refitted (`recipe`: its run's params, the same Sentiment140
+   sample, its `data_rows` and seed; its `data_hash` is checked). A recipe other than the
+   champion's reads `--sample` Sentiment140 tweets (default `DEFAULT_SAMPLE`).
 2. The feedback, cleaned (`clean`); its latest share kept aside as the feedback gate (the
    challenger learns from earlier verdicts and is judged on later ones). Training rows that
    are manual-test tweets are dropped: the manual set is the other half of the gate.
 3. The challenger: the recipe fitted on the Sentiment140 training split plus the feedback's
-   training part, each feedback row weighted `feedback_weight`.
+   training part, each feedback row weighted `feedback_weight` (default: the recipe's).
 4. The threshold (`choose_client_threshold`): the training rule, prior-free, held on the
    client's tweets and on the Sentiment140 validation split at once. The client's scores
    are out-of-fold scores of the feedback's training part (each fold scored by a model
@@ -17,7 +20,7 @@ champion on the same gate, registered with its lineage, and promoted if the gate
 5. Both scored on the gate (the feedback gate and the manual test set), each at its own
    threshold; `gate.decide` says whether the challenger is promoted.
 6. Unless a dry run: logged and registered (tags `challenged_version`, `feedback_rows`,
-   `feedback_hash`, `gate_decision`), then `@champion` moved if promoted.
+   `feedback_hash`, `gate_decision`, `retrain_recipe`), then `@champion` moved if promoted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,21 +40,24 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from badbuzz.bundle.model import Decision, ModelBundle
+from badbuzz.bundle.model import Decision, ModelBundle, RuntimeOptions
 from badbuzz.errors import DataError, RegistryError
-from badbuzz.metric_names import DEFAULT_THRESHOLD
 from badbuzz.registry import CHAMPION, TrackingTarget, download_bundle, set_alias
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import normalize_many
-from training.classical.pipelines import embedding_type
 from training.data.prepared import PreparedData
-from training.data.sentiment140 import POSITIVE, data_hash, read_sentiment140
+from training.data.sentiment140 import data_hash, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
 from training.data.split import split_dataset, stratified_sample
 from training.evaluation.metrics import Evaluation, evaluate_scores
 from training.evaluation.thresholds import choose_client_threshold
-from training.export.sklearn_bundle import write_sklearn_bundle
 from training.feedback.clean import CleanFeedback, clean_feedback, split_gate, write_sentiment140
+from training.feedback.fitting import (
+    ChallengerRecipe,
+    FittingData,
+    enough_for_threshold,
+    out_of_fold_scores,
+)
 from training.feedback.gate import (
     FEEDBACK_GATE,
     MANUAL,
@@ -60,17 +66,21 @@ from training.feedback.gate import (
     JudgedPart,
     decide,
 )
-from training.feedback.recipe import Recipe, UnsupportedChampion, champion_recipe
+from training.feedback.recipe import Recipe, UnsupportedChampion
+from training.feedback.recipes import (
+    DEFAULT_RECIPE,
+    DEFAULT_SAMPLE,
+    DEFAULT_SEED,
+    RecipeName,
+    build_recipe,
+)
 from training.feedback.store import read_feedback
 from training.tracking.experiments import experiment_name, use_experiment
 from training.tracking.runs import model_run, record
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_MIN_ROWS = 100
-THRESHOLD_MIN_PER_CLASS = 20
-THRESHOLD_FOLDS = 3
-STEPS = 7  # the progress callback is called this many times at most
+STEPS = 8  # the progress callback is called this many times at most
 
 Progress = Callable[[str], None]
 Scores = dict[str, dict[str, float]]  # gate part -> metrics
@@ -78,12 +88,14 @@ Scores = dict[str, dict[str, float]]  # gate part -> metrics
 
 @dataclass(frozen=True)
 class RetrainConfig:
-    feedback_weight: float = 5.0
+    recipe: RecipeName = DEFAULT_RECIPE
+    feedback_weight: float | None = None  # None: the recipe's measured best
     gate_share: float = 0.3
     min_feedback: int = 50
     seed: int = 42  # of the threshold folds
     rule: GateRule = field(default_factory=GateRule)
-    sample: int | None = None  # Sentiment140 tweets; None: as many as the champion's run
+    # Sentiment140 tweets; None: the champion's run's (--recipe champion), else DEFAULT_SAMPLE
+    sample: int | None = None
     data: Path | None = None
     manual: Path | None = None
     dry_run: bool = False
@@ -93,7 +105,10 @@ class RetrainConfig:
 class RetrainResult:
     champion_version: str
     challenger_version: str | None  # None on a dry run
+    recipe: str
     family: str
+    champion_family: str
+    feedback_weight: float
     feedback: CleanFeedback
     feedback_train_rows: int  # feedback rows the challenger was fitted on
     gate_rows: int
@@ -116,10 +131,17 @@ def retrain(
 ) -> RetrainResult:
     started = time.perf_counter()
     client = MlflowClient()
-    progress("finding the champion and its recipe")
+    progress("finding the champion and the recipe")
     champion = champion_version(client, settings.model_name, target)
     run = client.get_run(str(champion.run_id))
-    recipe = champion_recipe(str(champion.version), run.data.params, run.data.tags)
+    recipe = build_recipe(
+        config.recipe,
+        str(champion.version),
+        run.data.params,
+        run.data.tags,
+        settings.data_cache_dir / "embeddings",
+    )
+    weight = recipe.default_weight if config.feedback_weight is None else config.feedback_weight
 
     progress("reading the feedback")
     feedback = clean_feedback(read_feedback(database_url))
@@ -127,41 +149,46 @@ def retrain(
     feedback_train, gate = split_gate(feedback.rows, config.gate_share)
 
     progress("reading Sentiment140")
-    data = champion_data(settings, config, recipe)
+    data = challenger_data(settings, config, recipe)
     manual_texts = set(normalize_many(data.manual["text"]))
     overlap = np.array([text in manual_texts for text in normalize_many(feedback_train["text"])])
     feedback_train = (
         feedback_train[~overlap].reset_index(drop=True) if overlap.size else feedback_train
     )
-    fitting = FittingData(
-        normalize_many(data.split.train["text"], recipe.normalization),
-        data.split.train["label"].to_numpy(),
-        normalize_many(feedback_train["text"], recipe.normalization),
-        feedback_train["label"].to_numpy(),
-        config.feedback_weight,
+    progress(f"computing the {recipe.name} recipe's features")
+    features = recipe.prepare(
+        FittingData(
+            data.split.train["text"].tolist(),
+            data.split.train["label"].to_numpy(),
+            feedback_train["text"].tolist(),
+            feedback_train["label"].to_numpy(),
+            weight,
+        ),
+        progress="embedding" if recipe.onnx_threads else None,
     )
 
     progress("scoring the feedback out of fold")
     client_scores = None
-    if enough_for_threshold(fitting.feedback_labels):
-        client_scores = out_of_fold_scores(recipe, fitting, config.seed)
+    if enough_for_threshold(features.feedback_labels):
+        client_scores = out_of_fold_scores(recipe, features, config.seed)
 
     progress("training the challenger")
-    pipeline = fitting.fit(recipe)
+    fitted = recipe.fit(features)
     gate_parts = {FEEDBACK_GATE: gate, MANUAL: data.manual_binary}
     with tempfile.TemporaryDirectory() as tmp:
-        bundle_dir = write_sklearn_bundle(
+        validation = data.split.validation
+        bundle_dir = recipe.write_bundle(
+            fitted,
             # the pyfunc keeps the folder's name: "bundle" is where serving looks for it
             Path(tmp) / "challenger" / "bundle",
-            pipeline,
-            recipe.normalization,
-            DEFAULT_THRESHOLD,
+            validation["text"].tolist(),
+            validation["label"].to_numpy(),
         )
-        bundle = ModelBundle.load(bundle_dir, settings.runtime_options())
-        validation = data.split.validation
+        runtime = settings.runtime_options(recipe.onnx_threads)
+        bundle = ModelBundle.load(bundle_dir, runtime)
         validation_scores = bundle.predict_proba(validation["text"].tolist())
         chosen = choose_client_threshold(
-            fitting.feedback_labels if client_scores is not None else np.zeros(0),
+            features.feedback_labels if client_scores is not None else np.zeros(0),
             client_scores if client_scores is not None else np.zeros(0),
             validation["label"].to_numpy(),
             validation_scores,
@@ -185,6 +212,7 @@ def retrain(
             version = log_challenger(
                 LoggedChallenger(
                     recipe,
+                    weight,
                     data,
                     feedback,
                     len(feedback_train),
@@ -200,6 +228,7 @@ def retrain(
                 settings,
                 target,
                 bundle_dir,
+                runtime,
             )
             if decision.promote:
                 progress(f"moving @{CHAMPION} to version {version}")
@@ -207,7 +236,10 @@ def retrain(
     return RetrainResult(
         champion_version=str(champion.version),
         challenger_version=version,
-        family=recipe.spec.model_family,
+        recipe=recipe.name,
+        family=recipe.model_family,
+        champion_family=run.data.tags.get("model_family", "?"),
+        feedback_weight=weight,
         feedback=feedback,
         feedback_train_rows=len(feedback_train),
         gate_rows=len(gate),
@@ -264,22 +296,27 @@ def check_enough(feedback: CleanFeedback, min_feedback: int) -> None:
         raise DataError("every feedback row has the same label: the gate cannot compare models")
 
 
-def champion_data(
-    settings: TrainingSettings, config: RetrainConfig, recipe: Recipe
+def challenger_data(
+    settings: TrainingSettings, config: RetrainConfig, recipe: ChallengerRecipe
 ) -> PreparedData:
-    """The champion's Sentiment140 data, as `prepare_data` built it: the same sample (its
-    size from the run, or `--sample`), the same seed, the same split."""
-    rows = config.sample or recipe.data_rows
-    if rows is None:
-        raise UnsupportedChampion(
-            "the champion's run does not record how many Sentiment140 tweets it was trained "
-            "on (it predates the data_rows param): pass --sample N, N as given to "
-            "`badbuzz train` (or the training file's row count when none was given)"
-        )
+    """The Sentiment140 data of the challenger: the champion's (`--recipe champion`: the
+    same sample, its size from the run or `--sample`, the same seed, the same split), else
+    `--sample` (default `DEFAULT_SAMPLE`) tweets with the default seed."""
+    champion = recipe if isinstance(recipe, Recipe) and recipe.name == "champion" else None
+    if champion is not None:
+        rows, seed = config.sample or champion.data_rows, champion.seed
+        if rows is None:
+            raise UnsupportedChampion(
+                "the champion's run does not record how many Sentiment140 tweets it was "
+                "trained on (it predates the data_rows param): pass --sample N, N as given "
+                "to `badbuzz train` (or the training file's row count when none was given)"
+            )
+    else:
+        rows, seed = config.sample or DEFAULT_SAMPLE, DEFAULT_SEED
     source = locate_training(settings, config.data)
     frame = read_sentiment140(source.path, member=source.member)
     if rows < len(frame):
-        frame = stratified_sample(frame, rows, recipe.seed)
+        frame = stratified_sample(frame, rows, seed)
     try:
         manual_source = locate_manual_test(settings, config.manual or source.path)
     except DataError:
@@ -288,56 +325,15 @@ def champion_data(
         manual_source = locate_manual_test(settings)
     manual = read_sentiment140(manual_source.path, member=manual_source.member, keep_neutral=True)
     digest = data_hash(frame)
-    if recipe.data_hash and digest != recipe.data_hash:
+    if champion is not None and champion.data_hash and digest != champion.data_hash:
         log.warning(
             "the champion was trained on other Sentiment140 data (data_hash %s…, here %s… "
             "from %s): is it the same file and --sample?",
-            recipe.data_hash[:12],
+            champion.data_hash[:12],
             digest[:12],
             source,
         )
-    return PreparedData(source, manual_source, split_dataset(frame, recipe.seed), manual, digest)
-
-
-@dataclass(frozen=True)
-class FittingData:
-    """Normalised texts and labels: Sentiment140's training split, and the feedback's
-    training part with its weight."""
-
-    base_texts: Sequence[str]
-    base_labels: np.ndarray
-    feedback_texts: Sequence[str]
-    feedback_labels: np.ndarray
-    feedback_weight: float
-
-    def fit(self, recipe: Recipe, feedback_rows: np.ndarray | None = None) -> object:
-        """The recipe fitted on all of it, or on the base plus `feedback_rows` only."""
-        rows = np.arange(len(self.feedback_texts)) if feedback_rows is None else feedback_rows
-        texts = [*self.base_texts, *(self.feedback_texts[i] for i in rows.tolist())]
-        labels = np.r_[self.base_labels, self.feedback_labels[rows]]
-        weights = np.r_[np.ones(len(self.base_texts)), np.full(len(rows), self.feedback_weight)]
-        pipeline = recipe.pipeline()
-        pipeline.fit(texts, labels, clf__sample_weight=weights)
-        return pipeline
-
-
-def enough_for_threshold(labels: np.ndarray) -> bool:
-    counts = np.bincount(labels.astype(int), minlength=2)
-    return len(labels) >= THRESHOLD_MIN_ROWS and counts.min() >= THRESHOLD_MIN_PER_CLASS
-
-
-def out_of_fold_scores(recipe: Recipe, fitting: FittingData, seed: int) -> np.ndarray:
-    """P(positive) of each feedback training row from a model fitted without its fold."""
-    from sklearn.model_selection import StratifiedKFold
-
-    folds = StratifiedKFold(THRESHOLD_FOLDS, shuffle=True, random_state=seed)
-    scores = np.zeros(len(fitting.feedback_labels))
-    for kept, held in folds.split(np.zeros(len(scores)), fitting.feedback_labels):
-        pipeline = fitting.fit(recipe, kept)
-        positive = list(pipeline.classes_).index(POSITIVE)  # type: ignore[attr-defined]
-        held_texts = [fitting.feedback_texts[i] for i in held.tolist()]
-        scores[held] = pipeline.predict_proba(held_texts)[:, positive]  # type: ignore[attr-defined]
-    return scores
+    return PreparedData(source, manual_source, split_dataset(frame, seed), manual, digest)
 
 
 def score_gate(
@@ -368,7 +364,8 @@ def judged_parts(
 
 @dataclass(frozen=True)
 class LoggedChallenger:
-    recipe: Recipe
+    recipe: ChallengerRecipe
+    feedback_weight: float
     data: PreparedData
     feedback: CleanFeedback
     feedback_train_rows: int
@@ -387,6 +384,7 @@ def log_challenger(
     settings: TrainingSettings,
     target: TrackingTarget,
     bundle_dir: Path,
+    runtime: RuntimeOptions,
 ) -> str:
     """One MLflow run in the champion's experiment: the recipe, the feedback's params, the
     gate metrics of both models, the cleaned feedback as a file; the registered version
@@ -397,10 +395,11 @@ def log_challenger(
         "feedback_rows": str(len(feedback.rows)),
         "feedback_hash": feedback.hash,
         "gate_decision": "promoted" if challenger.decision.promote else "refused",
+        "retrain_recipe": recipe.name,
     }
     params = {
         **recipe.params(),
-        "feedback_weight": config.feedback_weight,
+        "feedback_weight": challenger.feedback_weight,
         "feedback_train_rows": challenger.feedback_train_rows,
         "feedback_gate_rows": challenger.gate_rows,
         "feedback_duplicates": feedback.duplicates,
@@ -415,9 +414,10 @@ def log_challenger(
         "threshold_source": challenger.threshold_source,
     }
     use_experiment(experiment_name(challenger.data.data_hash), target)
-    family = recipe.spec.model_family
-    emb = embedding_type(recipe.spec, recipe.vectorizer)
-    with model_run(recipe.spec.name, family, emb, challenger.data, params) as run:
+    name = recipe.spec.name if isinstance(recipe, Recipe) else recipe.name
+    with model_run(
+        name, recipe.model_family, recipe.embedding_type, challenger.data, params
+    ) as run:
         mlflow.set_tags({**lineage, "gate_reason": challenger.decision.reason})
         for what, change in challenger.decision.differences.items():
             name = "gate_" + what.replace(" ", "_")
@@ -433,7 +433,7 @@ def log_challenger(
         with tempfile.TemporaryDirectory() as tmp:
             csv = write_sentiment140(feedback.rows, Path(tmp) / "feedback.csv")
             mlflow.log_artifact(str(csv), "feedback")
-        trained = record(run, bundle_dir, settings, register=True, threshold=challenger.threshold)
+        trained = record(run, bundle_dir, settings, True, runtime, threshold=challenger.threshold)
     assert trained.version is not None  # registered: record(register=True)
     client = MlflowClient()
     for key, value in {**lineage, "gate_reason": challenger.decision.reason}.items():

@@ -1,22 +1,36 @@
-"""The champion's recipe, read back from its MLflow run: which classical model, which
-features, which normalisation, the hyper-parameters its CV search chose, the seed and how
-many Sentiment140 tweets it was trained on. A challenger is trained with the same recipe, so
-that what changes between the two is the feedback, not the model.
+"""Classical recipes (a scikit-learn pipeline over normalised text): the champion's, read
+back from its MLflow run (which model, which features, which normalisation, the
+hyper-parameters its CV search chose, the seed and how many Sentiment140 tweets it was
+trained on: `--recipe champion`, so that what changes is the feedback, not the model), and a
+fixed TF-IDF + logistic regression (`--recipe tfidf_logreg`), whatever the champion.
 
-Supported: the classical families of `badbuzz train baseline` (nb, logreg, svm, rf, lgbm,
-xgb). A lexicon learns nothing from labelled tweets; networks and transformers are not
-supported yet.
+The champion's recipe exists for the classical families of `badbuzz train baseline` (nb,
+logreg, svm, rf, lgbm, xgb). A lexicon learns nothing from labelled tweets, and networks and
+transformers are not refitted: for them, another recipe (`training/feedback/recipes.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
+
 from badbuzz.errors import UserError
-from badbuzz.text import NormalizationConfig
-from training.classical.pipelines import MODELS, ModelSpec, Vectorizer, build_pipeline
+from badbuzz.metric_names import DEFAULT_THRESHOLD
+from badbuzz.text import NormalizationConfig, normalize_many
+from training.classical.pipelines import (
+    MODELS,
+    ModelSpec,
+    Vectorizer,
+    build_pipeline,
+    embedding_type,
+)
+from training.data.sentiment140 import POSITIVE
+from training.export.sklearn_bundle import write_sklearn_bundle
+from training.feedback.fitting import ChallengerRecipe, Features
 
 CLASSICAL = tuple(name for name, spec in MODELS.items() if not spec.lexicon)
 
@@ -26,7 +40,7 @@ class UnsupportedChampion(UserError):
 
 
 @dataclass(frozen=True)
-class Recipe:
+class Recipe(ChallengerRecipe):
     spec: ModelSpec
     vectorizer: Vectorizer
     ngram_max: int
@@ -37,10 +51,51 @@ class Recipe:
     seed: int
     data_rows: int | None  # Sentiment140 tweets it was trained on (split included)
     data_hash: str
+    recipe_name: str = "champion"
+    weight: float = 5.0  # the feedback's default weight
+
+    @property
+    def name(self) -> str:
+        return self.recipe_name
+
+    @property
+    def model_family(self) -> str:
+        return self.spec.model_family
+
+    @property
+    def embedding_type(self) -> str:
+        return embedding_type(self.spec, self.vectorizer)
+
+    @property
+    def default_weight(self) -> float:
+        return self.weight
+
+    def features(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:
+        return np.array(normalize_many(texts, self.normalization), dtype=object)
+
+    def fit(self, features: Features, feedback_rows: np.ndarray | None = None) -> Any:
+        texts, labels, weights = features.training_set(feedback_rows)
+        pipeline = self.pipeline()
+        pipeline.fit(texts.tolist(), labels, clf__sample_weight=weights)
+        return pipeline
+
+    def score(self, fitted: Any, rows: np.ndarray) -> np.ndarray:
+        positive = list(fitted.classes_).index(POSITIVE)
+        return np.asarray(fitted.predict_proba(rows.tolist())[:, positive])
+
+    def write_bundle(
+        self,
+        fitted: Any,
+        directory: Path,
+        parity_texts: Sequence[str],
+        parity_labels: np.ndarray,
+    ) -> Path:
+        return write_sklearn_bundle(directory, fitted, self.normalization, DEFAULT_THRESHOLD)
 
     def params(self) -> dict[str, Any]:
         """What the challenger's run logs of the recipe, named as `badbuzz train` names it."""
         return {
+            "recipe": self.recipe_name,
             "vectorizer": self.vectorizer,
             "ngram_max": self.ngram_max,
             "char_ngrams": self.char_ngrams,
@@ -70,14 +125,15 @@ def champion_recipe(version: str, params: Mapping[str, str], tags: Mapping[str, 
     spec = MODELS.get(name or "")
     if spec is None or spec.model_family != family:
         raise UnsupportedChampion(
-            f"the champion (version {version}) is a {family} model: retraining it from "
-            f"feedback is not supported yet (supported: {', '.join(CLASSICAL)}, trained by "
-            "`badbuzz train baseline`)"
+            f"the champion (version {version}) is a {family} model: its recipe cannot be "
+            f"refitted (--recipe champion supports {', '.join(CLASSICAL)}, trained by "
+            "`badbuzz train baseline`); retrain with the default --recipe instead"
         )
     if spec.lexicon:
         raise UnsupportedChampion(
             f"the champion (version {version}) is the {name} lexicon, which learns nothing "
-            f"from labelled tweets: promote a trained model first ({', '.join(CLASSICAL)})"
+            "from labelled tweets: retrain with the default --recipe instead of --recipe "
+            "champion"
         )
     try:
         vectorizer = cast(Vectorizer, params["vectorizer"])
@@ -129,3 +185,23 @@ def _hyper_parameters(spec: ModelSpec, params: Mapping[str, str]) -> dict[str, A
             )
         chosen[key] = matching[0]
     return chosen
+
+
+def tfidf_logreg_recipe(seed: int, weight: float) -> Recipe:
+    """Word 1-2-grams, TF-IDF, VADER scores beside them, a logistic regression (C=1): the
+    `badbuzz train baseline` defaults, whatever the champion is."""
+    spec = MODELS["logreg"]
+    return Recipe(
+        spec=spec,
+        vectorizer="tfidf",
+        ngram_max=2,
+        char_ngrams=False,
+        lexicon_features=True,
+        normalization=NormalizationConfig(),
+        hyper_parameters={"clf__C": 1},
+        seed=seed,
+        data_rows=None,
+        data_hash="",
+        recipe_name="tfidf_logreg",
+        weight=weight,
+    )

@@ -1,0 +1,28 @@
+"""The real data the client benchmarks share (`bench.client`, `bench.client_domain`): where
+the files are, and the airline-dev export's negative and positive tweets in time order."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from training.data.client import ClientSource, read_client
+
+BADBUZZ = Path(sys.executable).parent / "badbuzz"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+AIRLINE = SHARED / "airline-dev" / "tweets.csv.gz"
+SENTIMENT140 = SHARED / "sentiment140" / "sample_train.csv.gz"
+MANUAL = SHARED / "sentiment140" / "testdata.manual.2009.06.14.csv"
+LABEL_COLUMN = "airline_sentiment"
+
+
+def airline_tweets() -> pd.DataFrame:
+    """The export's negative and positive tweets (text, label 0/1, created: UTC), oldest
+    first, as a client's verdicts would arrive."""
+    client = read_client(ClientSource(AIRLINE, "text", LABEL_COLUMN)).frame
+    times = pd.read_csv(AIRLINE, usecols=["tweet_created"], dtype=str)["tweet_created"]
+    created = pd.to_datetime(times.iloc[client.index], utc=True)
+    client = client.assign(created=created.to_numpy())
+    return client[client["label"] >= 0].sort_values("created", kind="stable").reset_index(drop=True)

@@ -1,0 +1,240 @@
+"""Which retrain recipe learns the client best from its verdicts, on real airline tweets.
+
+The airline-dev export's negative and positive tweets in time order: the first N (250, 500,
+1,000, 2,000) are the client's verdicts, the tweets of the later days (from the day after the
+last verdict of the largest N: 2015-02-21 to 24, UTC) are the test, the same for every N;
+Sentiment140's manual set alongside. Each recipe of `badbuzz retrain --recipe`
+(`training/feedback/recipes.py`) is run as retrain runs it, in process and without MLflow:
+fitted on a Sentiment140 sample's training split plus the N verdicts weighted w, its threshold
+chosen by `choose_client_threshold` on out-of-fold scores of the verdicts and the validation
+split (N = 0: the training rule on validation alone, the model out of the box), scored on
+the test tweets. Recipes:
+
+- `champion`: today's default champion of bench.client (SVM + VADER features on TF-IDF, its C
+  chosen by the CV search of `badbuzz train baseline`), refitted;
+- `tfidf_logreg`: TF-IDF + VADER + logistic regression (C=1);
+- `encoder`: the frozen MiniLM's embeddings (mean-pooled) with a logistic head; embeddings
+  are cached per tweet under `--cache` (Sentiment140's 125k: about 10 min on 2 cores, once);
+  with `--encoder-sample` also on a larger Sentiment140 sample.
+
+Weights `--weights` are tried at 1,000 verdicts; every other N is run at the recipe's default
+weight in `badbuzz retrain` (`DEFAULT_WEIGHTS`, chosen from this table). Prints one table
+(Markdown rows): the recipe, Sentiment140 tweets, verdicts N, weight w, the threshold, the
+test days' accuracy, negative recall and positive precision, the manual set's accuracy, and
+the seconds of the fit, out-of-fold threshold and scoring.
+
+    python -m bench.client_domain [--sample 25000] [--encoder-sample 125482] \
+        [--weights 1,5,10,20,50] [--counts 250,500,1000,2000] [--cache /tmp/badbuzz-embeddings]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.airline import MANUAL, SENTIMENT140, airline_tweets
+from training.classical.search import search_best_params
+from training.data.sentiment140 import read_sentiment140
+from training.data.split import Split, split_dataset, stratified_sample
+from training.encoder.train import EncoderConfig
+from training.evaluation.metrics import evaluate_scores
+from training.evaluation.thresholds import choose_client_threshold, choose_threshold
+from training.feedback.encoder_recipe import EncoderRecipe
+from training.feedback.fitting import (
+    ChallengerRecipe,
+    Features,
+    enough_for_threshold,
+    out_of_fold_scores,
+)
+from training.feedback.recipe import Recipe, tfidf_logreg_recipe
+from training.feedback.recipes import DEFAULT_SEED, DEFAULT_WEIGHTS
+
+SEED = DEFAULT_SEED
+COLUMNS = ("recipe", "S140", "N", "w", "thr", "acc", "neg rec", "pos prec", "man acc", "s")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A recipe's features of everything it is fitted on or scored on, computed once."""
+
+    recipe: ChallengerRecipe
+    label: str
+    base: np.ndarray
+    base_labels: np.ndarray
+    validation: np.ndarray
+    validation_labels: np.ndarray
+    verdicts: np.ndarray  # every airline tweet before the test days, oldest first
+    verdict_labels: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+    manual: np.ndarray
+    manual_labels: np.ndarray
+
+
+def prepare(
+    recipe: ChallengerRecipe,
+    label: str,
+    split: Split,
+    verdicts: pd.DataFrame,
+    test: pd.DataFrame,
+    manual: pd.DataFrame,
+) -> Prepared:
+    def features(frame: pd.DataFrame) -> np.ndarray:
+        return recipe.features(frame["text"].tolist(), progress=label)
+
+    return Prepared(
+        recipe,
+        label,
+        features(split.train),
+        split.train["label"].to_numpy(),
+        features(split.validation),
+        split.validation["label"].to_numpy(),
+        features(verdicts),
+        verdicts["label"].to_numpy(),
+        features(test),
+        test["label"].to_numpy(),
+        features(manual),
+        manual["label"].to_numpy(),
+    )
+
+
+def run(prepared: Prepared, verdicts: int, weight: float) -> dict[str, object]:
+    """One retrain of the recipe on the first `verdicts` verdicts, scored on the test days."""
+    started = time.perf_counter()
+    recipe = prepared.recipe
+    features = Features(
+        prepared.base,
+        prepared.base_labels,
+        prepared.verdicts[:verdicts],
+        prepared.verdict_labels[:verdicts],
+        weight,
+    )
+    fitted = recipe.fit(features)
+    validation = recipe.score(fitted, prepared.validation)
+    if verdicts and enough_for_threshold(features.feedback_labels):
+        client = out_of_fold_scores(recipe, features, SEED)
+        threshold = choose_client_threshold(
+            features.feedback_labels, client, prepared.validation_labels, validation
+        ).threshold
+    else:
+        threshold = choose_threshold(prepared.validation_labels, validation)
+    test = evaluate_scores(prepared.test_labels, recipe.score(fitted, prepared.test), threshold)
+    manual = evaluate_scores(
+        prepared.manual_labels, recipe.score(fitted, prepared.manual), threshold
+    )
+    return {
+        "recipe": prepared.recipe.name,
+        "S140": prepared.label,
+        "N": verdicts,
+        "w": weight if verdicts else "-",
+        "thr": threshold,
+        "acc": test.metrics["accuracy"],
+        "neg rec": test.metrics["negative_recall"],
+        "pos prec": test.metrics["positive_precision"],
+        "man acc": manual.metrics["accuracy"],
+        "s": time.perf_counter() - started,
+    }
+
+
+def show(row: dict[str, object]) -> None:
+    cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS]
+    cells[-1] = f"{float(row['s']):.0f}"  # type: ignore[arg-type]
+    print(" | ".join(cells), flush=True)
+
+
+def champion_recipe_of_bench(split: Split) -> Recipe:
+    """SVM + VADER on TF-IDF, C chosen as `badbuzz train baseline` chooses it."""
+    import mlflow
+
+    from training.classical.pipelines import MODELS
+
+    # the search logs its candidates as nested runs: to a throw-away store
+    mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp(prefix='bench-')}/mlflow.db")
+    base = tfidf_logreg_recipe(SEED, 5.0)
+    spec = MODELS["svm"]
+    recipe = replace(base, spec=spec, hyper_parameters={}, recipe_name="champion")
+    search = stratified_sample(split.train, min(20_000, len(split.train)), SEED)
+    chosen = search_best_params(
+        recipe.pipeline(),
+        spec.param_grid,
+        recipe.features(search["text"].tolist()).tolist(),
+        search["label"].to_numpy(),
+        "positive_average_precision",
+        3,
+        SEED,
+    )
+    return replace(recipe, hyper_parameters=chosen)
+
+
+def sentiment140_split(rows: int) -> Split:
+    frame = read_sentiment140(SENTIMENT140)
+    if rows < len(frame):
+        frame = stratified_sample(frame, rows, SEED)
+    return split_dataset(frame, SEED)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=25_000, help="Sentiment140 tweets.")
+    parser.add_argument("--encoder-sample", type=int, default=None, help="A second, larger one.")
+    parser.add_argument("--weights", default="1,5,10,20,50")
+    parser.add_argument("--counts", default="250,500,1000,2000")
+    parser.add_argument("--recipes", default="champion,tfidf_logreg,encoder")
+    parser.add_argument("--encoder-c", type=float, default=1.0, help="The head's C.")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/badbuzz-embeddings"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    weights = [float(w) for w in args.weights.split(",")]
+    counts = [int(n) for n in args.counts.split(",")]
+    names = args.recipes.split(",")
+
+    tweets = airline_tweets()
+    last_day = tweets["created"].iloc[max(counts) - 1].normalize()
+    later = tweets["created"] >= last_day + pd.Timedelta(days=1)
+    verdicts, test = tweets[~later].reset_index(drop=True), tweets[later].reset_index(drop=True)
+    manual = read_sentiment140(MANUAL, keep_neutral=True)
+    manual = manual[manual["label"] >= 0].reset_index(drop=True)
+    print(
+        f"verdicts: the first of {len(verdicts)} airline tweets "
+        f"({verdicts['created'].iloc[0]:%m-%d}"
+        f" to {verdicts['created'].iloc[-1]:%m-%d}); test: {len(test)} tweets of "
+        f"{test['created'].iloc[0]:%m-%d} to {test['created'].iloc[-1]:%m-%d} "
+        f"({1 - test['label'].mean():.1%} negative); manual: {len(manual)} tweets"
+    )
+    split = sentiment140_split(args.sample)
+    label = f"{args.sample // 1000}k"
+    recipes: list[tuple[ChallengerRecipe, str, Split]] = []
+    for name in names:
+        if name == "champion":
+            recipes.append((champion_recipe_of_bench(split), label, split))
+        elif name == "tfidf_logreg":
+            recipes.append((tfidf_logreg_recipe(SEED, 5.0), label, split))
+        elif name == "encoder":
+            encoder = EncoderRecipe(args.cache, EncoderConfig(seed=SEED, c=args.encoder_c))
+            recipes.append((encoder, label, split))
+            if args.encoder_sample:
+                big = sentiment140_split(args.encoder_sample)
+                recipes.append((encoder, f"{args.encoder_sample // 1000}k", big))
+    print(" | ".join(COLUMNS))
+    print(" | ".join("---" for _ in COLUMNS))
+    for recipe, data_label, data in recipes:
+        prepared = prepare(recipe, data_label, data, verdicts, test, manual)
+        show(run(prepared, 0, 1.0))
+        at_1000 = [run(prepared, 1000, weight) for weight in weights]
+        for row in at_1000:
+            show(row)
+        for count in counts:
+            if count != 1000:
+                show(run(prepared, count, DEFAULT_WEIGHTS[recipe.name]))
+
+
+if __name__ == "__main__":
+    main()
