@@ -79,3 +79,65 @@ def test_the_clients_export_is_measured_ranked_and_evaluated(
     assert "on 30 tweets of airline.csv" in out
     assert "Negatives: 80.0% of the 30 negative and positive tweets" in out
     assert "Neutral tweets (6): " in out and "called negative" in out
+
+
+def test_a_neutral_band_is_chosen_on_the_export_and_kept_by_a_retrain(
+    sentiment140: Path, tmp_path: Path
+) -> None:
+    import json
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from sqlalchemy import insert
+
+    from badbuzz.registry import download_bundle
+    from badbuzz.settings import OpsSettings
+    from ops.database import connect, feedback, new_id, utcnow
+
+    from .travel import travel_tweets
+
+    cli = Cli(tmp_path / "home", sentiment140)
+    export = tmp_path / "airline.csv"
+    rows = [
+        *(("negative", f"@acme you {what} {n}") for what in COMPLAINTS for n in range(8)),
+        *(("positive", f"@acme {what}! {n}") for what in PRAISE for n in range(8)),
+        *(("neutral", f"@acme {what}? {n}") for what in NEUTRAL for n in range(14)),
+    ]
+    with export.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["airline_sentiment", "text"])
+        writer.writerows(rows)
+    client = ("--eval-data", str(export), "--label-column", "airline_sentiment")
+    trained = cli("train", "baseline", "--models", "logreg", "--sample", "2000", *client)
+    assert trained.returncode == 0, cli.explain(trained)
+    uri = f"sqlite:///{cli.home / 'mlflow' / 'mlflow.db'}"
+    registry = MlflowClient(uri, uri)
+    registry.set_registered_model_alias(MODEL, "champion", "1")
+
+    def band(version: str) -> list[float] | None:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        folder = download_bundle(f"models:/{MODEL}/{version}", tmp_path / f"v{version}")
+        value = json.loads((folder / "manifest.json").read_text())["neutral_band"]
+        return None if value is None else list(value)
+
+    champion_band = band("1")
+    assert champion_band is not None, "no band chosen on 42 neutral tweets"
+    assert 0.0 <= champion_band[0] < champion_band[1] <= 1.0
+
+    tweets = travel_tweets(sentiment140)
+    engine = connect(OpsSettings(home=cli.home).resolved_database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(feedback),
+            [
+                {"id": new_id(), "text": text, "predicted_label": "negative",
+                 "correct": bool(label == 0), "created_at": utcnow()}
+                for text, label in zip(tweets["text"], tweets["label"], strict=True)
+            ],
+        )  # fmt: skip
+    engine.dispose()
+    retrained = cli("retrain", "--recipe", "champion", "--confidence", "0.5")
+    assert retrained.returncode == 0, cli.explain(retrained)
+    challenger_band = band("2")  # registered whatever the gate said
+    assert challenger_band is not None  # chosen on the champion's export for its own scores

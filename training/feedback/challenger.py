@@ -45,6 +45,7 @@ from badbuzz.errors import DataError, RegistryError
 from badbuzz.registry import CHAMPION, TrackingTarget, download_bundle, set_alias
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import normalize_many
+from training.data.client import ClientData, ClientSource, read_client
 from training.data.prepared import PreparedData
 from training.data.sentiment140 import data_hash, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
@@ -378,6 +379,25 @@ class LoggedChallenger:
     decision: GateDecision
 
 
+def champion_client_export(settings: TrainingSettings, version: str) -> ClientData | None:
+    """The labelled export the champion was evaluated on (`train --eval-data`), where it is
+    still readable: the challenger's neutral band is chosen on it too, so a retrain keeps
+    the served model's `neutral` label. None without one."""
+    client = MlflowClient()
+    run_id = client.get_model_version(settings.model_name, version).run_id
+    params = client.get_run(run_id).data.params if run_id else {}
+    if "client_data" not in params:
+        return None
+    source = ClientSource(
+        Path(params["client_data"]), params["client_text_column"], params["client_label_column"]
+    )
+    try:
+        return read_client(source)
+    except DataError as error:
+        log.warning("no neutral band for the challenger: the champion's export %s", error)
+        return None
+
+
 def log_challenger(
     challenger: LoggedChallenger,
     config: RetrainConfig,
@@ -433,7 +453,15 @@ def log_challenger(
         with tempfile.TemporaryDirectory() as tmp:
             csv = write_sentiment140(feedback.rows, Path(tmp) / "feedback.csv")
             mlflow.log_artifact(str(csv), "feedback")
-        trained = record(run, bundle_dir, settings, True, runtime, threshold=challenger.threshold)
+        trained = record(
+            run,
+            bundle_dir,
+            settings,
+            True,
+            runtime,
+            threshold=challenger.threshold,
+            band_source=champion_client_export(settings, challenger.challenged_version),
+        )
     assert trained.version is not None  # registered: record(register=True)
     client = MlflowClient()
     for key, value in {**lineage, "gate_reason": challenger.decision.reason}.items():

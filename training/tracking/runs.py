@@ -27,6 +27,7 @@ from badbuzz.bundle.model import ModelBundle, RuntimeOptions
 from badbuzz.bundle.signing import load_signing_key, sign_bundle
 from badbuzz.metric_names import CLIENT_ONLY, CLIENT_PREFIX, MANUAL_PREFIX, SELECTABLE_METRICS
 from badbuzz.settings import TrainingSettings
+from training.data.client import ClientData
 from training.data.prepared import PreparedData
 from training.evaluation.metrics import (
     Evaluation,
@@ -168,6 +169,22 @@ def evaluate_client(
     return metrics
 
 
+def neutral_band_only(
+    bundle: ModelBundle, client: ClientData, threshold: float
+) -> list[float] | None:
+    """A neutral band chosen on a client's labelled tweets that this model is not judged on
+    (a retrained challenger: its verdicts may be those tweets), logged as params only, so
+    no `client_*` metric flatters it in a ranking."""
+    p_positive = bundle.predict_proba(client.frame["text"].tolist())
+    band = choose_neutral_band(client.labels, p_positive, threshold)
+    if band is None:
+        return None
+    mlflow.log_params(
+        {"neutral_band_data": str(client.source.path), BAND_LOW: band[0], BAND_HIGH: band[1]}
+    )
+    return [band[0], band[1]]
+
+
 def sign(bundle_dir: Path, settings: TrainingSettings) -> None:
     """Sign the bundle's final manifest with BADBUZZ_SIGNING_KEY, or say it stays unsigned."""
     if settings.signing_key is None:
@@ -191,6 +208,7 @@ def record(
     register: bool,
     runtime: RuntimeOptions | None = None,
     threshold: float | None = None,
+    band_source: ClientData | None = None,
 ) -> TrainedModel:
     """Evaluate the bundle (loaded with `runtime`, default: the settings'), store the
     threshold (`threshold`, else chosen on validation), its metrics and the drift reference (the
@@ -204,6 +222,8 @@ def record(
     manifest.threshold = evaluated.threshold
     if evaluated.client is not None and BAND_LOW in evaluated.client:
         manifest.neutral_band = [evaluated.client[BAND_LOW], evaluated.client[BAND_HIGH]]
+    elif band_source is not None:
+        manifest.neutral_band = neutral_band_only(bundle, band_source, evaluated.threshold)
     validation = evaluations["validation"]
     manifest.drift_reference = DriftReference.from_scores(
         validation.p_positive, evaluated.threshold
