@@ -272,7 +272,7 @@ def start_api(tmp: Path, bundle: Path, smtp: SmtpServer) -> Iterator[Server]:
 def manual_tweets() -> list[str]:
     """The tweets of the Sentiment140 manual test set (a few hundred, read in a moment)."""
     from tests.bundles import MANUAL_TEST_FILE
-    from tests.conftest import shared_sentiment140
+    from tests.shared_data import shared_sentiment140
     from training.data.sentiment140 import read_sentiment140
 
     frame = read_sentiment140(shared_sentiment140() / MANUAL_TEST_FILE, keep_neutral=True)

@@ -45,7 +45,7 @@ from ops.jobs import OpsJobs
 from ops.latency import LatencyRecorder
 from ops.replay import read_tweets, replay
 from ops.rules import BUZZ
-from tests.conftest import shared_sentiment140
+from tests.shared_data import shared_sentiment140
 
 THROUGHPUT_GOAL = 2_000.0
 TRAIN_TWEETS = 20_000

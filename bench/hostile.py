@@ -441,7 +441,7 @@ def serve(home: Path, settings: Mapping[str, str]) -> Iterator[Server]:
 
 def manual_tweets() -> list[str]:
     from tests.bundles import MANUAL_TEST_FILE
-    from tests.conftest import shared_sentiment140
+    from tests.shared_data import shared_sentiment140
     from training.data.sentiment140 import read_sentiment140
 
     frame = read_sentiment140(shared_sentiment140() / MANUAL_TEST_FILE, keep_neutral=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import shared_sentiment140
+from tests.shared_data import shared_sentiment140
 
 MANUAL_TEST_FILE = "testdata.manual.2009.06.14.csv"
 TWEETS_PER_LABEL = 30
@@ -31,7 +31,7 @@ def write_tiny_sklearn_bundle(directory: Path) -> Path:
 
 def demo_families() -> list[str]:
     """The families `make demo` trains and registers (the Makefile's DEMO_MODELS)."""
-    from tests.conftest import REPO
+    from tests.shared_data import REPO
 
     for line in (REPO / "Makefile").read_text().splitlines():
         if line.startswith("DEMO_MODELS ?="):

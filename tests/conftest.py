@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def unavailable(reason: str) -> NoReturn:
-    """A part a test needs is missing (PostgreSQL, the shared data): skipped on a developer's
-    box, a failure when `CI` is set, so a broken CI set-up never passes green."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: a missing part fails the run)", pytrace=False)
-    pytest.skip(reason)
-
-
-def shared_sentiment140() -> Path:
-    configured = os.environ.get("BADBUZZ_SENTIMENT140")
-    return (
-        Path(configured).resolve()
-        if configured
-        else REPO.parent / "shared" / "data" / "sentiment140"
-    )
+from tests.processes import unavailable
+from tests.shared_data import REPO, shared_sentiment140
 
 
 @pytest.fixture(scope="session")

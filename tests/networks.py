@@ -12,7 +12,7 @@ import pytest
 
 from badbuzz.bundle.vocabulary import Vocabulary
 from badbuzz.text import normalize_many
-from tests.conftest import shared_sentiment140
+from tests.shared_data import shared_sentiment140
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import stratified_sample
 

@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from tests.code.test_onnx_bundle import build_tiny_checkpoint, real_tweets
-from tests.conftest import REPO, shared_sentiment140
+from tests.shared_data import REPO, shared_sentiment140
 
 NOTEBOOKS = REPO / "training" / "notebooks"
 MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")

@@ -19,7 +19,7 @@ from badbuzz.bundle.manifest import MANIFEST
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.errors import ParityError
 from badbuzz.text import normalize_many
-from tests.conftest import REPO, shared_sentiment140
+from tests.shared_data import REPO, shared_sentiment140
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import stratified_sample
 from training.transformer.train import (

@@ -21,8 +21,8 @@ from badbuzz.bundle.manifest import MANIFEST
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.bundle.vocabulary import PAD_ID, Vocabulary
 from badbuzz.text import NormalizationConfig, normalize_many
-from tests.conftest import REPO, shared_sentiment140
 from tests.networks import MAX_LEN, tiny_bilstm
+from tests.shared_data import REPO, shared_sentiment140
 
 RAW = [
     "@united you lost my bag AGAIN!!! worst airline ever http://t.co/abc",

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import shared_sentiment140, unavailable
 from tests.processes import (
     PostgresUnavailable,
     Server,
@@ -21,7 +20,9 @@ from tests.processes import (
     clean_env,
     log_tail,
     throwaway_postgres,
+    unavailable,
 )
+from tests.shared_data import shared_sentiment140
 
 VENV_BIN = Path(sys.executable).parent
 BADBUZZ = VENV_BIN / "badbuzz"

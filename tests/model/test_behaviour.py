@@ -9,7 +9,7 @@ import pytest
 
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.text import NormalizationConfig, normalize_many
-from tests.conftest import shared_sentiment140
+from tests.shared_data import shared_sentiment140
 from training.classical.pipelines import MODELS, build_pipeline
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import stratified_sample

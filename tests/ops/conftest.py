@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from ops.database import connect
-from tests.conftest import unavailable
-from tests.processes import PostgresUnavailable, throwaway_postgres
+from tests.processes import PostgresUnavailable, throwaway_postgres, unavailable
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

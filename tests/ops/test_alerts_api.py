@@ -14,8 +14,8 @@ import pytest
 
 from tests.api.support import API_KEY, KEY_HEADER, Api, run_serve, start_api, stop_all
 from tests.bundles import write_tiny_sklearn_bundle
-from tests.conftest import REPO, unavailable
-from tests.processes import PostgresUnavailable, throwaway_postgres
+from tests.processes import PostgresUnavailable, throwaway_postgres, unavailable
+from tests.shared_data import REPO
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
