@@ -3,17 +3,29 @@ and a few reads of the registry and the manual test set done on the training sid
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.integration.support import BADBUZZ, MANUAL_TEST_FILE, SENTIMENT140, wait_ready
-from tests.processes import NO_TELEMETRY, Server, ServerNotReady, clean_env, free_port
+from tests.processes import (
+    CLIENT_ENV_PREFIXES,
+    NO_TELEMETRY,
+    Server,
+    ServerNotReady,
+    clean_env,
+    free_port,
+)
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 API_KEY = "test-api-key-0123456789abcdef"
 KEY_HEADER = {"X-API-Key": API_KEY}
@@ -201,3 +213,23 @@ def metric_samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], fl
             if sample.name == name:
                 samples[tuple(sorted(sample.labels.items()))] = sample.value
     return samples
+
+
+@contextmanager
+def serving(
+    home: Path, bundle: Path, headers: Mapping[str, str] | None = None, **settings: Any
+) -> Iterator[TestClient]:
+    """The app in this process (TestClient, lifespan included) on `bundle` with `settings`,
+    none read from the shell; `headers` on every request."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from badbuzz.settings import ApiSettings
+
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith(CLIENT_ENV_PREFIXES)]:
+            env.delenv(name)
+        values: dict[str, Any] = {"_env_file": None, "home": home, "model_bundle": bundle}
+        app = create_app(ApiSettings(**(values | {"reload_interval_s": 0} | settings)))
+        with TestClient(app, headers=dict(headers or {})) as client:
+            yield client

@@ -6,7 +6,6 @@ waiting to be stored); /buzz shows at most `limit` brands."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,16 +20,14 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select
 from starlette.types import Receive, Scope, Send
 
-from api.app import create_app
 from api.limits import ConcurrencyLimit, Overloaded
 from api.store import FeedbackStore
 from badbuzz.settings import ApiSettings
 from ops.database import predictions
 from tests.bundles import write_tiny_sklearn_bundle
 from tests.conftest import BundleKeys
-from tests.processes import CLIENT_ENV_PREFIXES
 
-from .support import API_KEY, KEY_HEADER
+from .support import API_KEY, KEY_HEADER, serving
 
 INGEST_KEY = "test-ingest-key-0123456789abcdef"
 INGEST_HEADER = {"X-API-Key": INGEST_KEY}
@@ -46,21 +43,6 @@ PREDICT = [("/predict", TWEET), ("/predict/batch", {"texts": ["a", "b"]})]
 @pytest.fixture(scope="module")
 def tiny_bundle(sentiment140_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_sklearn_bundle(tmp_path_factory.mktemp("tiny-bundle") / "bundle")
-
-
-@contextmanager
-def serving(home: Path, bundle: Path, **settings: Any) -> Iterator[TestClient]:
-    """The app on `bundle` with `settings`, none read from the shell; lifespan included."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in [n for n in os.environ if n.startswith(CLIENT_ENV_PREFIXES)]:
-            env.delenv(name)
-        app = create_app(
-            ApiSettings(
-                _env_file=None, home=home, model_bundle=bundle, reload_interval_s=0, **settings
-            )
-        )
-        with TestClient(app) as client:
-            yield client
 
 
 @pytest.fixture(scope="module")

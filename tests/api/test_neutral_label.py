@@ -4,7 +4,6 @@ from the negatives."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,14 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.app import create_app
 from badbuzz.bundle.manifest import Manifest
 from badbuzz.bundle.model import ModelBundle
-from badbuzz.settings import ApiSettings
 from tests.bundles import write_tiny_sklearn_bundle
-from tests.processes import CLIENT_ENV_PREFIXES
 
-from .support import API_KEY, KEY_HEADER
+from .support import API_KEY, KEY_HEADER, serving
 
 TEXTS = ["I hate this airline, worst flight ever", "what time does boarding start", "love it"]
 
@@ -43,18 +39,8 @@ def banded(sentiment140_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def client(banded: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = tmp_path_factory.mktemp("api-neutral") / "home"
-    with pytest.MonkeyPatch.context() as env:
-        for name in [n for n in os.environ if n.startswith(CLIENT_ENV_PREFIXES)]:
-            env.delenv(name)
-        settings = ApiSettings(
-            _env_file=None,
-            home=home,
-            model_bundle=banded,
-            api_key=SecretStr(API_KEY),
-            reload_interval_s=0,
-        )
-        with TestClient(create_app(settings), headers=KEY_HEADER) as test_client:
-            yield test_client
+    with serving(home, banded, KEY_HEADER, api_key=SecretStr(API_KEY)) as test_client:
+        yield test_client
 
 
 def test_a_score_inside_the_band_is_answered_stored_and_judged_as_neutral(

@@ -88,13 +88,12 @@ def test_a_neutral_band_is_chosen_on_the_export_and_kept_by_a_retrain(
 
     import mlflow
     from mlflow.tracking import MlflowClient
-    from sqlalchemy import insert
 
     from badbuzz.registry import download_bundle
     from badbuzz.settings import OpsSettings
-    from ops.database import connect, feedback, new_id, utcnow
+    from ops.database import connect
 
-    from .travel import travel_tweets
+    from .travel import store_verdicts, travel_tweets
 
     cli = Cli(tmp_path / "home", sentiment140)
     export = tmp_path / "airline.csv"
@@ -127,15 +126,7 @@ def test_a_neutral_band_is_chosen_on_the_export_and_kept_by_a_retrain(
 
     tweets = travel_tweets(sentiment140)
     engine = connect(OpsSettings(home=cli.home).resolved_database_url)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(feedback),
-            [
-                {"id": new_id(), "text": text, "predicted_label": "negative",
-                 "correct": bool(label == 0), "created_at": utcnow()}
-                for text, label in zip(tweets["text"], tweets["label"], strict=True)
-            ],
-        )  # fmt: skip
+    store_verdicts(engine, tweets)
     engine.dispose()
     retrained = cli("retrain", "--recipe", "champion", "--confidence", "0.5")
     assert retrained.returncode == 0, cli.explain(retrained)

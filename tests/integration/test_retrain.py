@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from tests.api.support import API_KEY, KEY_HEADER, MODEL, start_api
 
 from .support import Cli
-from .travel import FEEDBACK_TWEETS, TRAVEL, judge, travel_tweets
+from .travel import FEEDBACK_TWEETS, TRAVEL, judge, store_verdicts, travel_tweets
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +125,7 @@ def test_on_85_percent_negative_verdicts_the_challengers_threshold_holds(
     in shuffled time order. Chosen on such verdicts by plain accuracy, a threshold climbs
     until positive recall sits on the floor and the manual set loses points (issue 18: 0.859,
     recall 0.418, manual accuracy -8.7 points); the challenger's keeps both."""
-    from ops.database import connect, feedback, new_id, utcnow
+    from ops.database import connect
     from training.feedback.challenger import RetrainConfig, retrain
 
     cli = Cli(tmp_path / "home", sentiment140)
@@ -142,15 +142,7 @@ def test_on_85_percent_negative_verdicts_the_challengers_threshold_holds(
     assert planted["label"].mean() == pytest.approx(0.15, abs=0.005)
     url = f"sqlite:///{tmp_path / 'planted.db'}"
     engine = connect(url)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(feedback),
-            [
-                {"id": new_id(), "text": text, "predicted_label": "negative",
-                 "correct": bool(label == 0), "created_at": utcnow()}
-                for text, label in zip(planted["text"], planted["label"], strict=True)
-            ],
-        )  # fmt: skip
+    store_verdicts(engine, planted)
     engine.dispose()
 
     for name, value in cli.env.items():

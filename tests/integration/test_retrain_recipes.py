@@ -11,32 +11,22 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from tests.api.support import MODEL, start_api
 
 from .support import Cli
 from .test_retrain import registry, version_tags
-from .travel import travel_tweets
+from .travel import store_verdicts, travel_tweets
 
 pytestmark = pytest.mark.integration
 
 
-def store_verdicts(sentiment140: Path, home: Path) -> None:
+def judged_travel(sentiment140: Path, home: Path) -> None:
     """600 travel tweets judged against their true labels, in the API's default database."""
-    from ops.database import connect, feedback, new_id, utcnow
+    from ops.database import connect
 
-    tweets = travel_tweets(sentiment140)
     engine = connect(f"sqlite:///{home / 'badbuzz.db'}")
-    with engine.begin() as connection:
-        connection.execute(
-            insert(feedback),
-            [
-                {"id": new_id(), "text": text, "predicted_label": "negative",
-                 "correct": bool(label == 0), "created_at": utcnow()}
-                for text, label in zip(tweets["text"], tweets["label"], strict=True)
-            ],
-        )  # fmt: skip
+    store_verdicts(engine, travel_tweets(sentiment140))
     engine.dispose()
 
 
@@ -53,7 +43,7 @@ def test_lexicon_and_classical_champions_retrain_into_an_encoder_head(
     lexicon = next(v for v, family in versions.items() if family == "vader")
     classical = next(v for v, family in versions.items() if family == "logistic_regression")
     registry(cli).set_registered_model_alias(MODEL, "champion", lexicon)
-    store_verdicts(sentiment140, cli.home)
+    judged_travel(sentiment140, cli.home)
 
     # a lexicon champion: the default recipe, registered, better on the later verdicts. Its
     # default weight (20) was measured with 25,000 Sentiment140 tweets: with 4,800 here, the

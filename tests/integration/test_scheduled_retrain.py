@@ -10,15 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from badbuzz.settings import OpsSettings
-from ops.database import connect, feedback, new_id, utcnow
+from ops.database import connect
 from ops.scheduled_retrain import RETRAIN, ScheduledRetrain
 
 from .support import Cli
 from .test_retrain import registry, version_tags
-from .travel import travel_tweets
+from .travel import store_verdicts, travel_tweets
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +43,7 @@ def test_the_scheduled_retrain_skips_then_retrains_for_real(
     tweets = travel_tweets(sentiment140)
 
     def verdicts(rows: range) -> None:
-        with engine.begin() as connection:
-            connection.execute(
-                insert(feedback),
-                [
-                    {"id": new_id(), "text": tweets["text"][i], "predicted_label": "negative",
-                     "correct": bool(tweets["label"][i] == 0), "created_at": utcnow()}
-                    for i in rows
-                ],
-            )  # fmt: skip
+        store_verdicts(engine, tweets.iloc[rows.start : rows.stop])
 
     # the champion's own recipe: the default (MiniLM embeddings of 25,000 tweets) is minutes
     # of CPU here, and this test is about the schedule, not the recipe
