@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from badbuzz.settings import OpsSettings
+from ops import outbox as outbox_module
 from ops.alerts import recent_alerts, store_alert
 from ops.database import connect, new_id, outbox, utcnow
+from ops.mail_cap import free_slot
 from ops.mailer import Mailer
 from ops.outbox import Delivery, deliver_due
 from ops.report import RenderedReport
@@ -136,11 +138,12 @@ def deliver(
 def deliver_until_quiet(engine: Engine, mailer: Mailer, clock: Clock) -> tuple[int, int]:
     """Delivery runs (a run takes at most BATCH mails) until one does nothing: (sent, held)."""
     sent = held = 0
-    while True:
+    for _ in range(BURST):  # far more runs than a burst needs
         delivery = deliver(engine, mailer, clock)
         if delivery == Delivery(0, 0, 0, 0, 0):
             return sent, held
         sent, held = sent + delivery.sent, held + delivery.held
+    raise AssertionError(f"every delivery run still does something: {sent} sent, {held} held")
 
 
 def summaries(server: SmtpServer) -> list[EmailMessage]:
@@ -330,3 +333,45 @@ def test_two_runners_send_the_cap_and_one_summary(
     [summary] = summaries(smtp)
     assert listed(summary, alerts) == held
     assert len(smtp.received) == CAP + 1
+
+
+def test_two_runners_that_see_the_same_free_slot_send_one_mail(
+    database_url: str, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runners each claim a different alert mail, and both read the hour's last slot
+    as free before either writes it: the database lets one of them take it."""
+    setup = connect(database_url)
+    alerts = burst(setup, settings_for(tmp_path), 2)
+    with setup.connect() as connection:
+        stored = connection.execute(select(outbox.c.message_id, outbox.c.id))
+        rows = {row.message_id: row.id for row in stored}
+    setup.dispose()
+    both_looked = threading.Barrier(2, timeout=10)
+
+    def free_slot_seen_by_both(*args: Any) -> int | None:
+        slot = free_slot(*args)
+        both_looked.wait()
+        return slot
+
+    monkeypatch.setattr(outbox_module, "free_slot", free_slot_seen_by_both)
+    outcomes: dict[str, str] = {}
+
+    def claim_and_send(engine: Engine, name: str) -> None:
+        alert = alerts[int(name.removeprefix("runner-"))]
+        outcome, _ = outbox_module._deliver_one(
+            engine,
+            CountingMailer(smtp),
+            rows[alert.message_id],
+            RECIPIENTS,
+            MAX_BACKOFF_S,
+            name,
+            timedelta(seconds=30),
+            outbox_module.GIVE_UP_AFTER,
+            mails_per_hour=1,
+        )
+        outcomes[alert.message_id] = outcome
+
+    run_together(database_url, claim_and_send)
+    assert sorted(outcomes.values()) == ["sent", "taken"]
+    time.sleep(0.5)
+    assert len(smtp.received) == 1
