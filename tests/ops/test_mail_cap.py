@@ -23,6 +23,8 @@ from badbuzz.settings import OpsSettings
 from ops import outbox as outbox_module
 from ops.alerts import recent_alerts, store_alert
 from ops.database import connect, new_id, outbox, utcnow
+from ops.jobs import OpsJobs
+from ops.latency import LatencyRecorder
 from ops.mail_cap import free_slot
 from ops.mailer import Mailer
 from ops.outbox import Delivery, deliver_due
@@ -206,9 +208,11 @@ def test_a_burst_over_the_cap_sends_the_cap_then_one_summary_of_the_rest(
     assert deliver_until_quiet(engine, mailer, clock) == (0, 0)
     assert len(smtp.received) == CAP + 1
     with engine.connect() as connection:
-        listed_in = connection.execute(
-            select(outbox.c.summarised_in).where(outbox.c.held_at.is_not(None))
-        ).scalars()
+        listed_in: list[str] = list(
+            connection.execute(
+                select(outbox.c.summarised_in).where(outbox.c.held_at.is_not(None))
+            ).scalars()
+        )
         summary_rows = connection.execute(
             select(outbox.c.id, outbox.c.message_id).where(outbox.c.held_summary.is_(True))
         ).all()
@@ -375,3 +379,25 @@ def test_two_runners_that_see_the_same_free_slot_send_one_mail(
     assert sorted(outcomes.values()) == ["sent", "taken"]
     time.sleep(0.5)
     assert len(smtp.received) == 1
+
+
+def test_the_jobs_deliver_under_the_cap_of_the_settings(smtp: SmtpServer, tmp_path: Path) -> None:
+    settings = OpsSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        home=tmp_path,
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        smtp_security="none",
+        alert_to=RECIPIENTS,
+        alert_mails_per_hour=2,
+    )
+    engine = connect(settings.resolved_database_url)
+    alerts = burst(engine, settings, 3)
+    jobs = OpsJobs(settings, engine, dict, LatencyRecorder("test"))
+    jobs.deliver()
+    jobs.deliver()
+    time.sleep(0.3)
+    assert len(smtp.received) == 2
+    states = mail_states(engine)
+    assert sorted(states[a.id] for a in alerts) == ["held", "sent", "sent"]
+    engine.dispose()
