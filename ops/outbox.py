@@ -316,7 +316,7 @@ def _claim(
     now: datetime,
 ) -> Row[Any] | Literal["taken", "held", "waiting"]:
     """Claim the row for `runner`; the claimed row, or why not. An alert's mail (or a
-    summary) not sent before takes the next slot of the budget with its claim; with none
+    summary) never tried before takes the next slot of the budget with its claim; with none
     free, an alert's mail is held and a summary waits."""
     with engine.begin() as connection:
         row = connection.execute(
@@ -326,7 +326,9 @@ def _claim(
             return "taken"
         where = [outbox.c.id == row_id, *_unclaimed_due(now)]
         values: dict[str, Any] = {"claimed_by": runner, "claimed_until": now + claim}
-        if mails_per_hour is not None and row.budget_slot is None and counted(row):
+        # a mail tried before it had to take a slot (a database from before the cap) goes on
+        first_try = row.budget_slot is None and row.attempts == 0
+        if mails_per_hour is not None and first_try and counted(row):
             where.append(outbox.c.budget_slot.is_(None))
             slot = free_slot(connection, mails_per_hour, now)
             if slot is None and row.held_summary:
