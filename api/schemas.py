@@ -281,9 +281,11 @@ class MailStatus(BaseModel):
     sent_at: datetime | None
     attempts: int
     last_error: str | None
-    state: Literal["pending", "sent", "dead"] = Field(
+    state: Literal["pending", "sent", "dead", "held", "summarised"] = Field(
         description="pending: tried again later; sent: every recipient has it; dead: given up "
-        "(refused for good, 5xx, or not sent within a day): never tried again."
+        "(refused for good, 5xx, or not sent within a day): never tried again; held: over "
+        "BADBUZZ_ALERT_MAILS_PER_HOUR, never sent alone, the next summary mail lists it; "
+        "summarised: listed in a summary mail, whose delivery the other fields describe."
     )
     delivered_to: list[str] = Field(description="The recipients that have it.")
     refused_by: list[str] = Field(description="The recipients that refused it for good.")

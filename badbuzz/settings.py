@@ -136,6 +136,12 @@ class OpsSettings(BadbuzzSettings):
     latency_min_requests: int = Field(
         default=50, ge=1, description="Fewer /predict requests in the window: no verdict."
     )
+    alert_mails_per_hour: int = Field(
+        default=10,
+        ge=1,
+        description="Most alert mails sent in any rolling hour; the surplus is held and listed "
+        "in one summary mail once the hour allows (the daily digest is not counted).",
+    )
     outbox_max_backoff_s: float = Field(
         default=300, gt=0, description="Longest wait between two tries of an unsent mail."
     )

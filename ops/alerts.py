@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from badbuzz.settings import OpsSettings
@@ -195,7 +195,7 @@ class AlertRecord:
     mail_sent_at: datetime | None
     mail_attempts: int
     mail_error: str | None
-    mail_state: State
+    mail_state: State  # summarised: the mail_* fields are those of the summary mail
     mail_delivered_to: list[str]  # the recipients that have it
     mail_refused_by: list[str]  # the recipients that refused it for good
 
@@ -204,18 +204,21 @@ def recent_alerts(
     connection: Connection, limit: int, *where: ColumnElement[bool]
 ) -> list[AlertRecord]:
     """The latest alerts (those matching `where`), newest first, with their flagged tweets
-    and mail status."""
+    and mail status: their own mail's, or, where the hourly cap held it and a summary lists
+    it, the summary's."""
+    summary = outbox.alias("summary")
+    # the mail that carries the alert: its own, or the summary that lists it
+    carrier = {
+        name: func.coalesce(summary.c[name], outbox.c[name]).label(name)
+        for name in ("sent_at", "attempts", "last_error", "dead_at", "delivered_to", "refused_by")
+    }
     rows = connection.execute(
-        select(
-            alerts,
-            outbox.c.sent_at,
-            outbox.c.attempts,
-            outbox.c.last_error,
-            outbox.c.dead_at,
-            outbox.c.delivered_to,
-            outbox.c.refused_by,
+        select(alerts, outbox.c.held_at, outbox.c.summarised_in, *carrier.values())
+        .select_from(
+            alerts.outerjoin(outbox, and_(outbox.c.alert_id == alerts.c.id)).outerjoin(
+                summary, summary.c.id == outbox.c.summarised_in
+            )
         )
-        .select_from(alerts.outerjoin(outbox, and_(outbox.c.alert_id == alerts.c.id)))
         .where(*where)
         .order_by(alerts.c.fired_at.desc())
         .limit(limit)
@@ -246,9 +249,17 @@ def recent_alerts(
                 mail_sent_at=as_utc(row.sent_at) if row.sent_at else None,
                 mail_attempts=row.attempts or 0,
                 mail_error=row.last_error,
-                mail_state=state(row.sent_at, row.dead_at),
+                mail_state=mail_state(row),
                 mail_delivered_to=addresses(row.delivered_to),
                 mail_refused_by=addresses(row.refused_by),
             )
         )
     return records
+
+
+def mail_state(row: Row[Any]) -> State:
+    """An alert's mail state; a listed one reads `summarised` until its summary is given up
+    (then `dead`: nobody got the list)."""
+    if row.summarised_in is None:
+        return state(row.sent_at, row.dead_at, row.held_at)
+    return "dead" if row.dead_at is not None else "summarised"

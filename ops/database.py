@@ -110,6 +110,14 @@ outbox = Table(
     Column("refused_by", Text, nullable=True),  # JSON list: recipients that refused it for good
     Column("claimed_by", String(200), nullable=True),  # the runner sending it now
     Column("claimed_until", DateTime(timezone=True), nullable=True),
+    # added by the cap of alert mails per hour (ops.mail_cap; NULL in older rows: not counted)
+    Column("budget_slot", Integer, nullable=True),  # the n-th mail the cap let through
+    Column("budget_at", DateTime(timezone=True), nullable=True),  # ...when it took its slot
+    Column("held_at", DateTime(timezone=True), nullable=True),  # held back: over the cap
+    Column("summarised_in", String(36), nullable=True, index=True),  # the summary's outbox id
+    Column("held_summary", Boolean, nullable=True),  # this mail lists held alert mails
+    # one mail per slot: two runners cannot both take the last one of the hour
+    Index("ux_outbox_budget_slot", "budget_slot", unique=True),
 )
 latency = Table(
     "latency",
@@ -205,9 +213,23 @@ def _create_tables(engine: Engine) -> None:
 ADDED_COLUMNS = {
     "predictions": ("tweeted_at", "brand"),
     "alerts": ("brand", "baseline"),
-    "outbox": ("dead_at", "delivered_to", "refused_by", "claimed_by", "claimed_until"),
+    "outbox": (
+        "dead_at",
+        "delivered_to",
+        "refused_by",
+        "claimed_by",
+        "claimed_until",
+        "budget_slot",
+        "budget_at",
+        "held_at",
+        "summarised_in",
+        "held_summary",
+    ),
 }
-ADDED_INDEXES = {"predictions": ("ix_predictions_brand_tweeted_at", "ix_predictions_tweeted_at")}
+ADDED_INDEXES = {
+    "predictions": ("ix_predictions_brand_tweeted_at", "ix_predictions_tweeted_at"),
+    "outbox": ("ux_outbox_budget_slot", "ix_outbox_summarised_in"),
+}
 
 
 def _add_columns(engine: Engine) -> None:

@@ -294,6 +294,7 @@ class OpsJobs:
                 self.settings.outbox_max_backoff_s,
                 runner=self.lease.holder,
                 keep_lease=self.lease.acquire,
+                mails_per_hour=self.settings.alert_mails_per_hour,
             )
 
     def flush_latency(self) -> None:

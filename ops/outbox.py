@@ -12,6 +12,10 @@ lasts longer than any one send can (`CLAIM_TIMEOUTS` SMTP timeouts). A runner re
 (and renews) its lease before each send and stops when it lost it. A database error is one
 row's: logged, that row left claimed (so not resent at once), the batch goes on.
 
+With `mails_per_hour` (BADBUZZ_ALERT_MAILS_PER_HOUR), alert mails also take a slot of the
+hourly budget as they are claimed, the surplus is held, and the held ones go out listed in
+one summary mail once a slot is free (`ops.mail_cap`).
+
 Each message keeps the Message-ID it was stored with, so if a crash (or a database that
 refuses the `sent` write) falls between the server's acceptance and the commit, the one
 resend, after the claim expires, carries the same id and the receiving side can drop it.
@@ -30,11 +34,12 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, Literal
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import case, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ops.database import as_utc, new_id, outbox, utcnow
+from ops.mail_cap import counted, free_slot, held_summary
 from ops.mailer import Mailer, MailError, envelope_recipients, is_temporary
 
 log = logging.getLogger(__name__)
@@ -46,19 +51,29 @@ GIVE_UP_AFTER = timedelta(hours=24)  # an alert older than a day is news no more
 CLAIM_TIMEOUTS = 20
 MARK_TRIES = 3  # writes of a send's outcome before the row is left to its claim's expiry
 
-State = Literal["pending", "sent", "dead"]
-Outcome = Literal["sent", "retry", "dead", "taken"]
+# held: over the hourly cap, waiting for the summary; summarised: listed in a summary mail
+State = Literal["pending", "sent", "dead", "held", "summarised"]
+# waiting: a summary that found no free slot yet
+Outcome = Literal["sent", "retry", "dead", "taken", "held", "waiting"]
 
 
-def queue(connection: Connection, message: EmailMessage, alert_id: str | None = None) -> bool:
+def queue(
+    connection: Connection,
+    message: EmailMessage,
+    alert_id: str | None = None,
+    *,
+    row_id: str | None = None,
+    summary_of_held: bool = False,
+    now: datetime | None = None,
+) -> bool:
     """Store `message` for delivery; False if a message with its Message-ID is already
-    stored (a digest two runners both built)."""
-    now = utcnow()
+    stored (a digest, or a summary of held mails, two runners both built)."""
+    now = now or utcnow()
     try:
         with connection.begin_nested():
             connection.execute(
                 insert(outbox).values(
-                    id=new_id(),
+                    id=row_id or new_id(),
                     message_id=message["Message-ID"],
                     alert_id=alert_id,
                     subject=str(message["Subject"]),
@@ -66,6 +81,7 @@ def queue(connection: Connection, message: EmailMessage, alert_id: str | None = 
                     created_at=now,
                     attempts=0,
                     next_attempt_at=now,
+                    held_summary=summary_of_held or None,
                 )
             )
     except IntegrityError:
@@ -78,11 +94,15 @@ def backoff(attempts: int, max_backoff_s: float) -> timedelta:
     return timedelta(seconds=min(2.0 ** (attempts - 1), max_backoff_s))
 
 
-def state(sent_at: datetime | None, dead_at: datetime | None) -> State:
-    """A mail's delivery state from its row."""
+def state(
+    sent_at: datetime | None, dead_at: datetime | None, held_at: datetime | None = None
+) -> State:
+    """A mail's delivery state from its row (a held one's summary says the rest)."""
     if sent_at is not None:
         return "sent"
-    return "dead" if dead_at is not None else "pending"
+    if dead_at is not None:
+        return "dead"
+    return "held" if held_at is not None else "pending"
 
 
 def addresses(stored: str | None) -> list[str]:
@@ -96,6 +116,7 @@ class Delivery:
     failed: int  # tried again later
     dead: int  # given up
     database_errors: int = 0  # rows left to a later run
+    held: int = 0  # over the hourly cap: listed in the next summary mail
 
 
 def deliver_due(
@@ -108,23 +129,35 @@ def deliver_due(
     keep_lease: Callable[[], bool] = lambda: True,
     give_up_after: timedelta = GIVE_UP_AFTER,
     claim_s: float | None = None,
+    mails_per_hour: int | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Delivery:
     """Try every stored message whose time has come, one claimed by `runner` at a time,
     while `keep_lease()` (called before each send: it renews the lease) says the lease is
     still ours. A failure of the server or of the settings (not of one message) ends the
-    run: the next messages would wait for the same timeout and fail the same way."""
-    now = utcnow()
+    run: the next messages would wait for the same timeout and fail the same way.
+
+    With `mails_per_hour`, alert mails over the hourly cap are held, and held mails are
+    first listed in a summary, which goes before any other mail. `clock` is the time the
+    outbox goes by (tests move it on an hour)."""
     claim = timedelta(seconds=claim_s if claim_s is not None else CLAIM_TIMEOUTS * mailer.timeout_s)
+    if mails_per_hour is not None:
+        try:
+            if keep_lease():  # the summary is stored under the lease, as it is sent
+                _summarise_held(engine, mails_per_hour, clock())
+        except SQLAlchemyError as database_error:  # the held rows stay held: a later run
+            log.error("could not store the summary of held alert mails: %s", database_error)
+    now = clock()
     with engine.connect() as connection:
         due: list[str] = list(
             connection.execute(
                 select(outbox.c.id)
                 .where(*_unclaimed_due(now))
-                .order_by(outbox.c.created_at)
+                .order_by(case((outbox.c.held_summary.is_(True), 0), else_=1), outbox.c.created_at)
                 .limit(BATCH)
             ).scalars()
         )
-    counts = {"sent": 0, "retry": 0, "dead": 0, "taken": 0}
+    counts = {"sent": 0, "retry": 0, "dead": 0, "taken": 0, "held": 0, "waiting": 0}
     errors = 0
     for row_id in due:
         try:
@@ -137,7 +170,16 @@ def deliver_due(
             break
         try:
             outcome, error = _deliver_one(
-                engine, mailer, row_id, recipients, max_backoff_s, runner, claim, give_up_after
+                engine,
+                mailer,
+                row_id,
+                recipients,
+                max_backoff_s,
+                runner,
+                claim,
+                give_up_after,
+                mails_per_hour,
+                clock,
             )
         except SQLAlchemyError as database_error:
             errors += 1
@@ -151,13 +193,42 @@ def deliver_due(
         counts[outcome] += 1
         if error is not None and not error.refused and error.kind != "rejected":
             break  # the server or our settings failed, not this message
-    return Delivery(counts["sent"], counts["retry"], counts["dead"], errors)
+    return Delivery(counts["sent"], counts["retry"], counts["dead"], errors, counts["held"])
+
+
+def _summarise_held(engine: Engine, mails_per_hour: int, now: datetime) -> None:
+    """Once a slot is free, store the one mail that lists the held mails, and mark them
+    listed in it, in one transaction; nothing when a summary of them is stored already."""
+    with engine.connect() as connection:
+        if free_slot(connection, mails_per_hour, now) is None:
+            return
+        summary = held_summary(connection, mails_per_hour, now)
+    if summary is None:
+        return
+    summary_id = new_id()
+    with engine.connect() as connection, connection.begin() as transaction:
+        if not queue(connection, summary.message, row_id=summary_id, summary_of_held=True, now=now):
+            return  # another runner stored this summary
+        listed = connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(summary.row_ids), outbox.c.summarised_in.is_(None))
+            .values(summarised_in=summary_id)
+        ).rowcount
+        if listed != len(summary.row_ids):  # another runner's summary lists some of them
+            transaction.rollback()
+            return
+    log.warning(
+        "%d held alert mails listed in the summary %s",
+        len(summary.row_ids),
+        summary.message["Message-ID"],
+    )
 
 
 def _unclaimed_due(now: datetime) -> list[Any]:
     return [
         outbox.c.sent_at.is_(None),
         outbox.c.dead_at.is_(None),
+        outbox.c.held_at.is_(None),
         outbox.c.next_attempt_at <= now,
         or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
     ]
@@ -172,18 +243,18 @@ def _deliver_one(
     runner: str,
     claim: timedelta,
     give_up_after: timedelta,
+    mails_per_hour: int | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> tuple[Outcome, MailError | None]:
-    """Claim the row, send to whoever does not have it yet, record who does now."""
-    now = utcnow()
-    with engine.begin() as connection:
-        taken = connection.execute(
-            update(outbox)
-            .where(outbox.c.id == row_id, *_unclaimed_due(now))
-            .values(claimed_by=runner, claimed_until=now + claim)
-        ).rowcount
-        if not taken:  # another runner claimed it, or finished it, since we looked
-            return "taken", None
-        row = connection.execute(select(outbox).where(outbox.c.id == row_id)).one()
+    """Claim the row (an alert's first send with a slot of the hourly budget, or held when
+    none is free), send to whoever does not have it yet, record who does now."""
+    try:
+        claimed = _claim(engine, row_id, runner, claim, mails_per_hour, clock())
+    except IntegrityError:  # another runner took the same slot at the same moment
+        return "taken", None
+    if isinstance(claimed, str):
+        return claimed, None
+    row = claimed
 
     message = BytesParser(policy=policy.default).parsebytes(row.message)
     if not message["To"]:  # stored while no recipient was set: today's recipients
@@ -218,22 +289,66 @@ def _deliver_one(
     }
     outcome: Outcome
     if not left and not refused and not message_refused:
-        outcome, values["sent_at"] = "sent", utcnow()
+        outcome, values["sent_at"] = "sent", clock()
         log.info("mail %s accepted by the server", message["Message-ID"])
     elif not left or message_refused:
-        outcome, values["dead_at"] = "dead", utcnow()
+        outcome, values["dead_at"] = "dead", clock()
         log.error("mail %s refused for good, not tried again: %s", message["Message-ID"], error)
-    elif utcnow() - as_utc(row.created_at) >= give_up_after:
-        outcome, values["dead_at"] = "dead", utcnow()
+    elif clock() - as_utc(row.created_at) >= give_up_after:
+        outcome, values["dead_at"] = "dead", clock()
         values["last_error"] = f"gave up after {attempts} tries: {error}"
         log.error(
             "mail %s not sent in %s, given up: %s", message["Message-ID"], give_up_after, error
         )
     else:
-        outcome, values["next_attempt_at"] = "retry", utcnow() + backoff(attempts, max_backoff_s)
+        outcome, values["next_attempt_at"] = "retry", clock() + backoff(attempts, max_backoff_s)
         log.warning("mail %s not sent (try %d): %s", message["Message-ID"], attempts, error)
     _record(engine, row, runner, values)
     return outcome, error
+
+
+def _claim(
+    engine: Engine,
+    row_id: str,
+    runner: str,
+    claim: timedelta,
+    mails_per_hour: int | None,
+    now: datetime,
+) -> Row[Any] | Literal["taken", "held", "waiting"]:
+    """Claim the row for `runner`; the claimed row, or why not. An alert's mail (or a
+    summary) never tried before takes the next slot of the budget with its claim; with none
+    free, an alert's mail is held and a summary waits."""
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(outbox).where(outbox.c.id == row_id, *_unclaimed_due(now))
+        ).one_or_none()
+        if row is None:  # another runner claimed it, or finished it, since we looked
+            return "taken"
+        where = [outbox.c.id == row_id, *_unclaimed_due(now)]
+        values: dict[str, Any] = {"claimed_by": runner, "claimed_until": now + claim}
+        # a mail tried before it had to take a slot (a database from before the cap) goes on
+        first_try = row.budget_slot is None and row.attempts == 0
+        if mails_per_hour is not None and first_try and counted(row):
+            where.append(outbox.c.budget_slot.is_(None))
+            slot = free_slot(connection, mails_per_hour, now)
+            if slot is None and row.held_summary:
+                return "waiting"
+            if slot is None:
+                held = connection.execute(update(outbox).where(*where).values(held_at=now))
+                if not held.rowcount:
+                    return "taken"
+                log.warning(
+                    "mail %s held back: %d alert mails went out in the last hour "
+                    "(BADBUZZ_ALERT_MAILS_PER_HOUR); the next summary mail lists it",
+                    row.message_id,
+                    mails_per_hour,
+                )
+                return "held"
+            values |= {"budget_slot": slot, "budget_at": now}
+        if not connection.execute(update(outbox).where(*where).values(**values)).rowcount:
+            return "taken"
+        claimed: Row[Any] = connection.execute(select(outbox).where(outbox.c.id == row_id)).one()
+        return claimed
 
 
 def _record(engine: Engine, row: Row[Any], runner: str, values: dict[str, Any]) -> None:

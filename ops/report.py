@@ -1,6 +1,7 @@
-"""Alert, bad-buzz and digest reports: what they say (the contexts below), rendered as text and HTML
-from Jinja2 templates (`ops/templates/`), with a small PNG chart, and written to a folder so
-that a box with no mail set up keeps every report."""
+"""Alert, bad-buzz and digest reports, and the list of held alert mails: what they say (the
+contexts below), rendered as text and HTML from Jinja2 templates (`ops/templates/`), with a
+small PNG chart, and written to a folder so that a box with no mail set up keeps every
+report."""
 
 from __future__ import annotations
 
@@ -159,6 +160,27 @@ class BuzzContext:
 
 
 @dataclass(frozen=True)
+class HeldAlert:
+    """An alert whose mail the hourly cap held back: a line of the summary mail."""
+
+    fired_at: datetime | None  # None only if its alert row is gone
+    rule: str | None
+    brand: str | None
+    window_start: datetime | None
+    window_end: datetime | None
+    summary: str  # the alert's one line (its mail's subject without the alert row)
+    report_path: str | None  # the folder its report was written to
+
+
+@dataclass(frozen=True)
+class HeldContext:
+    """The mail that lists the alert mails the cap held back (`ops.mail_cap`)."""
+
+    alerts: list[HeldAlert]  # oldest first
+    mails_per_hour: int
+
+
+@dataclass(frozen=True)
 class RenderedReport:
     subject: str
     text: str
@@ -215,6 +237,7 @@ _BUZZ_SETTINGS = (
     "BADBUZZ_BUZZ_COOLDOWN_SECONDS",
     "BADBUZZ_ALERT_TO",
 )
+_HELD_SETTINGS = ("BADBUZZ_ALERT_MAILS_PER_HOUR", "BADBUZZ_ALERT_TO")
 _VERDICTS_CHART = (
     "Verdicts per hour, last 24 hours",
     "wrong vs judged verdicts per hour over the last 24 hours",
@@ -341,6 +364,21 @@ def render_buzz(context: BuzzContext) -> RenderedReport:
         "the negatives expected and the alerting level as a band, the alert's window shaded",
     )
     return _render("buzz", values, chart, caption)
+
+
+def render_held(context: HeldContext) -> RenderedReport:
+    """The summary of held alert mails: one line per alert and where its report is. No
+    chart and no model card: each report has its own."""
+    held = _plural(len(context.alerts), "alert mail")
+    subject = f"[badbuzz] {held} held back by the hourly cap of {context.mails_per_hour}: the list"
+    values = {"context": context, "subject": subject, "settings": _HELD_SETTINGS}
+    environment = _environment()
+    return RenderedReport(
+        subject=subject,
+        text=environment.get_template("held.txt.j2").render(values),
+        html=environment.get_template("held.html.j2").render(values),
+        chart_png=None,
+    )
 
 
 def write_report(rendered: RenderedReport, folder: Path) -> Path:

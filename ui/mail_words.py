@@ -17,6 +17,16 @@ def mail_status(mail: dict[str, Any]) -> str:
         if delivered:
             words += f"; {delivered} got it"
         return words
+    if mail.get("state") == "held":
+        return "**held back** by the hourly cap of alert mails: the next summary mail lists it"
+    if mail.get("state") == "summarised":
+        return "held back by the hourly cap, listed in a summary mail: " + _words(mail, tries)
+    return _words(mail, tries)
+
+
+def _words(mail: dict[str, Any], tries: str) -> str:
+    """A mail on its way or sent: the alert's own, or the summary that lists it."""
+    delivered = ", ".join(mail.get("delivered_to") or [])
     if mail["sent_at"]:
         return f"sent {mail['sent_at']}"
     if mail["last_error"]:

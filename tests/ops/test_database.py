@@ -80,6 +80,13 @@ def test_a_database_from_before_the_buzz_watch_gets_its_columns_and_keeps_its_ro
     }
     indexes = {i["name"] for i in inspect(engines[1]).get_indexes("predictions")}
     assert "ix_predictions_brand_tweeted_at" in indexes
+    # the hourly cap of alert mails: its columns, and one mail per slot
+    outbox_columns = {c["name"] for c in inspect(engines[1]).get_columns("outbox")}
+    assert {"budget_slot", "budget_at", "held_at", "summarised_in", "held_summary"} <= (
+        outbox_columns
+    )
+    unique = {i["name"] for i in inspect(engines[1]).get_indexes("outbox") if i["unique"]}
+    assert "ux_outbox_budget_slot" in unique
     with engines[1].connect() as connection:
         row = connection.execute(select(predictions).where(predictions.c.id == "old")).one()
     assert row.text == "from before" and row.tweeted_at is None and row.brand is None

@@ -50,3 +50,13 @@ def test_a_mail_waiting_for_a_retry_says_so_and_who_has_it_already() -> None:
 def test_an_older_api_without_a_state_still_reads() -> None:
     older = {"sent_at": None, "attempts": 3, "last_error": "down"}
     assert mail_status(older) == "not sent after 3 tries, tried again later (down)"
+
+
+def test_a_mail_held_by_the_hourly_cap_says_so_and_then_which_summary_carries_it() -> None:
+    assert "held back" in mail_status(mail(state="held"))
+    listed = mail(state="summarised", sent_at="2026-12-04T11:00:00Z", attempts=1)
+    assert mail_status(listed) == (
+        "held back by the hourly cap, listed in a summary mail: sent 2026-12-04T11:00:00Z"
+    )
+    waiting = mail(state="summarised")
+    assert mail_status(waiting).endswith("summary mail: not sent yet")
