@@ -138,6 +138,29 @@ class ModelService:
             log.error("the last good cached model does not load either: %s", error)
             return None
 
+    def current_card(self) -> dict[str, Any] | None:
+        """The served model's card (the metrics' model info); None before one loads."""
+        current = self.current
+        return current.card if current else None
+
+    def report_card(self) -> dict[str, Any] | None:
+        """The model card alert reports show."""
+        current = self.current
+        if current is None:
+            return None
+        return {
+            **current.card,
+            "threshold": current.bundle.threshold,
+            "runtime": current.bundle.scorer.runtime,
+        }
+
+    def served_reference(self) -> tuple[str, dict[str, Any] | None] | None:
+        """The served version and its bundle's drift reference (the drift rule's)."""
+        current = self.current
+        if current is None:
+            return None
+        return current.source.version, current.bundle.manifest.drift_reference
+
     @property
     def _version(self) -> str | None:
         return self.current.source.version if self.current else None
