@@ -32,7 +32,7 @@ class NormalizationConfig:
     hashtags: bool = True  # "#fail" -> "fail"
     emoticons: bool = True  # ":(" -> "sad"
     emoji: bool = True  # "😡" -> "enraged face"
-    elongations: bool = True  # "loooove" -> "loove"
+    elongations: bool = True  # "loooove" -> "loove"; a run of one emoji (3+) kept twice too
     lowercase: bool = True
     stopwords: bool = False  # drops stop-words but keeps negations
     stemming: Stemming = "none"
@@ -96,6 +96,9 @@ MENTION_RE = re.compile(r"@\w+")
 HASHTAG_RE = re.compile(r"#(\w+)")
 ELONGATION_RE = re.compile(r"([^\W\d_])\1{2,}")  # letters only: "1000" stays
 _PUNCT_RUN_RE = re.compile(r"([!?])[!?]+")
+# The same symbol (an emoji) three times or more in a row: kept twice, as letters are, before
+# each copy becomes words ("😡😡😡😡" is as angry as "😡😡", and 500 of them cost no more)
+_SYMBOL_RUN_RE = re.compile(r"([^\x00-\x7f\w\s])\1{2,}")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[!?]+|\w+")
 
 NEGATIONS = frozenset(
@@ -204,6 +207,8 @@ def normalize(text: str, config: NormalizationConfig = NormalizationConfig()) ->
     if config.emoticons:
         text = EMOTICON_RE.sub(lambda m: f" {_EMOTICON_TO_WORD[m.group(1).lower()]} ", text)
     if config.emoji:
+        if config.elongations and not text.isascii():
+            text = _SYMBOL_RUN_RE.sub(r"\1\1", text)
         text = _demojize(text)
     if config.elongations:
         text = ELONGATION_RE.sub(r"\1\1", text)

@@ -152,3 +152,12 @@ def test_text_without_emoji_skips_the_scan_with_the_same_result(sentiment140_dir
 @given(st.text(max_size=20))
 def test_any_text_is_demojized_as_before(text: str) -> None:
     assert _demojize(text) == emoji_as_before(text)
+
+
+def test_a_run_of_one_emoji_counts_twice_as_a_run_of_letters_does() -> None:
+    angry = "\U0001f621"
+    assert normalize(f"so late {angry * 4}") == normalize(f"so late {angry * 2}")
+    assert normalize(f"so late {angry * 2}") == "so late enraged face enraged face"
+    assert normalize(f"so late {angry * 500}") == normalize(f"so late {angry * 2}")
+    mixed = "\U0001f621\U0001f602\U0001f621"  # not a run: each kept
+    assert normalize(mixed).split().count("face") == 3
