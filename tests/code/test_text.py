@@ -161,3 +161,14 @@ def test_a_run_of_one_emoji_counts_twice_as_a_run_of_letters_does() -> None:
     assert normalize(f"so late {angry * 500}") == normalize(f"so late {angry * 2}")
     mixed = "\U0001f621\U0001f602\U0001f621"  # not a run: each kept
     assert normalize(mixed).split().count("face") == 3
+
+
+def test_a_text_is_cut_at_max_tokens_which_no_tweet_reaches() -> None:
+    from badbuzz.text import MAX_TOKENS
+
+    assert len(normalize("@a" * 500).split()) == MAX_TOKENS
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # four words each
+    assert len(normalize(family * 58).split()) == MAX_TOKENS
+    tweet = ("so sad my flight got cancelled again, stuck in denver overnight " * 5)[:280]
+    words = normalize(tweet).split()
+    assert len(words) < MAX_TOKENS and words[-1] == normalize(tweet.split()[-1])
