@@ -161,7 +161,21 @@ def _demojize(text: str) -> str:
         return text.replace("_", " ")  # demojize's scan, 0.6 us a character, for nothing
     import emoji
 
-    return emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+    return emoji.demojize(_upto_emoji(text, MAX_TOKENS), delimiters=(" ", " ")).replace("_", " ")
+
+
+def _upto_emoji(text: str, count: int) -> str:
+    """`text` cut before its (count + 1)th emoji: each emoji becomes a word or more, so what
+    lies beyond would be cut at MAX_TOKENS anyway, and demojize need not read it. Only
+    non-ASCII starts count: digits, # and * start keycap emoji but are mostly plain text."""
+    starts = _emoji_starts()
+    seen = 0
+    for at, char in enumerate(text):
+        if char in starts and not char.isascii():
+            seen += 1
+            if seen > count:
+                return text[:at]
+    return text
 
 
 def _url_in_word(word: str) -> int | None:

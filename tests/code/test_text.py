@@ -172,3 +172,20 @@ def test_a_text_is_cut_at_max_tokens_which_no_tweet_reaches() -> None:
     tweet = ("so sad my flight got cancelled again, stuck in denver overnight " * 5)[:280]
     words = normalize(tweet).split()
     assert len(words) < MAX_TOKENS and words[-1] == normalize(tweet.split()[-1])
+
+
+def test_what_lies_past_the_token_cap_is_not_demojized_and_changes_nothing() -> None:
+    from badbuzz.text import MAX_TOKENS
+
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    thumbs = "\U0001f44d\U0001f3fd"  # with a skin tone: two emoji characters, five words
+    for unit in (family, thumbs, "\U0001f621 ok "):
+        text = "late again " + unit * 200
+        words = normalize(text).split()
+        assert len(words) == MAX_TOKENS
+        assert words[:2] == ["late", "again"]
+
+
+def test_digits_do_not_count_as_emoji_for_the_cut() -> None:
+    text = "gate " + "1 " * 40 + "\U0001f621 " + "2 " * 40 + "boarding now"
+    assert normalize(text).split()[-2:] == ["boarding", "now"]
