@@ -31,32 +31,12 @@ from ops.outbox import Delivery, deliver_due
 from ops.report import RenderedReport
 from ops.rules import Firing
 from tests.ops.test_outbox import MAX_BACKOFF_S, RECIPIENTS, CountingMailer, mail, received_ids
-from tests.processes import PostgresUnavailable, throwaway_postgres
 from tests.smtp import SmtpServer
 
 CAP = 10
 BURST = 25
 HOUR_ROLLED = timedelta(hours=1, seconds=1)  # the first slot of the burst is free again
 TRY_LATER = "451 4.3.0 try again later"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'badbuzz.db'}"
-        return
-    try:
-        with throwaway_postgres("badbuzz_mail_cap") as url:
-            yield url
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = connect(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
