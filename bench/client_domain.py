@@ -44,7 +44,7 @@ from bench.airline import MANUAL, SENTIMENT140, airline_tweets
 from training.classical.search import search_best_params
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import Split, split_dataset, stratified_sample
-from training.encoder.train import EncoderConfig
+from training.encoder.head import EncoderConfig
 from training.evaluation.metrics import evaluate_scores
 from training.evaluation.thresholds import choose_client_threshold, choose_threshold
 from training.feedback.encoder_recipe import EncoderRecipe

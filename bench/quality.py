@@ -21,8 +21,8 @@ from pathlib import Path
 from badbuzz.metric_names import AT_DEFAULT_THRESHOLD, DEFAULT_FLOOR, FLOOR_METRIC, KPI
 from badbuzz.registry import configure_tracking
 from badbuzz.settings import TrainingSettings
+from training.classical.fit import TrainConfig, train_models
 from training.classical.pipelines import MODELS
-from training.classical.train import TrainConfig, train_models
 from training.data.prepared import prepare_data
 
 
@@ -43,7 +43,7 @@ def main() -> None:
         config = TrainConfig(models=tuple(args.models.split(",")), seed=args.seed, register=False)
         results = train_models(config, data, settings, target)
         if args.networks:
-            from training.networks.train import DeepConfig, train_networks
+            from training.networks.fit import DeepConfig, train_networks
 
             architectures = tuple(args.networks.split(","))
             deep = DeepConfig(architectures=architectures, seed=args.seed, register=False)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from badbuzz.text import NormalizationConfig, normalize_many
 from training.data.sentiment140 import read_sentiment140
 from training.data.sources import locate_manual_test
 from training.export.onnx import QUANTIZED_MODEL_FILE, export_onnx, quantize_int8, write_onnx_bundle
-from training.transformer.train import (
+from training.transformer.fine_tuning import (
     TRANSFORMER_NORMALIZATION,
     default_checkpoint,
     load_checkpoint,

@@ -45,8 +45,8 @@ def write_family_bundle(directory: Path, family: str, tweets: int = 600) -> Path
     fitted on `tweets` real tweets with the first value of each searched parameter."""
     from badbuzz.text import normalize_many
     from tests.networks import real_tweets
+    from training.classical.fit import TrainConfig
     from training.classical.pipelines import MODELS, build_pipeline, normalization_for
-    from training.classical.train import TrainConfig
     from training.export.sklearn_bundle import write_sklearn_bundle
 
     config, spec = TrainConfig(models=(family,)), MODELS[family]

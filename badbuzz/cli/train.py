@@ -155,8 +155,8 @@ def baseline(
     """Train classical and lexicon baselines; evaluate each on the held-out split and the
     manual test set; log and register them in MLflow."""
     from badbuzz.text import NormalizationConfig
+    from training.classical.fit import TrainConfig, train_models
     from training.classical.pipelines import MODELS
-    from training.classical.train import TrainConfig, train_models
 
     names = comma_separated(models, list(MODELS), "--models")
     config = TrainConfig(
@@ -247,7 +247,7 @@ def lstm(
     quiet_libraries()
     from training.networks.architectures import NetworkConfig
     from training.networks.embeddings import Word2VecConfig
-    from training.networks.train import DeepConfig, train_networks
+    from training.networks.fit import DeepConfig, train_networks
 
     config = DeepConfig(
         architectures=names,
@@ -359,7 +359,7 @@ def transformer(
     """Fine-tune a transformer (CUDA when available), export it to ONNX, check the export
     against PyTorch, evaluate the bundle on the held-out split and the manual test set;
     log and register it in MLflow."""
-    from training.transformer.train import TransformerConfig, train_transformer
+    from training.transformer.fine_tuning import TransformerConfig, train_transformer
 
     config = TransformerConfig(
         checkpoint=local_checkpoint(checkpoint),
@@ -415,7 +415,7 @@ def encoder(
     training split (CUDA when available, else minutes on CPU for a few thousand tweets), a
     scikit-learn head fitted on them, exported with the encoder as one ONNX graph checked
     against PyTorch + scikit-learn; evaluated, logged and registered (encoder_logreg)."""
-    from training.encoder.train import EncoderConfig, train_encoder
+    from training.encoder.head import EncoderConfig, train_encoder
 
     config = EncoderConfig(
         checkpoint=local_checkpoint(checkpoint),

@@ -64,7 +64,7 @@ def tune(
     params on the parent run."""
     check_embedding(embedding, glove)
     quiet_libraries()
-    from training.networks.train import DeepConfig, train_networks
+    from training.networks.fit import DeepConfig, train_networks
     from training.networks.tune import TuneConfig, run_study
 
     client = client_source(eval_data, text_column, label_column)

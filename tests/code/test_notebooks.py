@@ -92,7 +92,7 @@ def test_transformer_notebook_registers_a_model(home: Path, tmp_path: Path) -> N
 def test_lstm_notebook_registers_a_model(home: Path, tmp_path: Path) -> None:
     missing = [
         name
-        for name in ("training.networks.train", "tensorflow", "gensim")
+        for name in ("training.networks.fit", "tensorflow", "gensim")
         if not importlib.util.find_spec(name)
     ]
     if missing:

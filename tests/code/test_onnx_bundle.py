@@ -22,7 +22,7 @@ from badbuzz.text import normalize_many
 from tests.shared_data import REPO, shared_sentiment140
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import stratified_sample
-from training.transformer.train import (
+from training.transformer.fine_tuning import (
     EpochStats,
     LogMetrics,
     TransformerConfig,
@@ -233,7 +233,7 @@ def test_a_wrong_export_fails_the_parity_check(
     fine_tuned: tuple[Any, Any], tweets: pd.DataFrame, tmp_path: Path, monkeypatch: Any
 ) -> None:
     from training.export.onnx import export_onnx
-    from training.transformer import train as transformer
+    from training.transformer import fine_tuning as transformer
 
     model, tokenizer = fine_tuned
     drifted = copy.deepcopy(model)

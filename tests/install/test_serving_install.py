@@ -88,9 +88,9 @@ def encoder_bundle(root: Path) -> Path:
     import torch
 
     from tests.code.test_encoder_bundle import CONFIG
+    from training.encoder.head import build_bundle, embed, fit_head
     from training.encoder.model import load_encoder
-    from training.encoder.train import build_bundle, embed, fit_head
-    from training.transformer.train import default_checkpoint
+    from training.transformer.fine_tuning import default_checkpoint
 
     torch.set_num_threads(1)
     frame = real_tweets(240, seed=2)
@@ -119,7 +119,7 @@ def transformer_bundle(root: Path, family: Literal["bert", "roberta"]) -> Path:
 
     from tests.code.test_onnx_bundle import CONFIG, build_tiny_checkpoint
     from tests.code.test_roberta_transformer import build_tiny_roberta
-    from training.transformer.train import build_bundle, load_checkpoint
+    from training.transformer.fine_tuning import build_bundle, load_checkpoint
 
     torch.set_num_threads(1)
     frame = real_tweets(300, seed=3)

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from badbuzz.text import normalize_many
+from training.encoder.head import EncoderConfig
 from training.encoder.model import SentenceEncoder
-from training.encoder.train import EncoderConfig
-from training.transformer.train import run_in_batches
+from training.transformer.fine_tuning import run_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class EmbeddingCache:
             self._rows.setdefault(key, offset + i)
 
     def embed(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:
-        """Embeddings of raw tweets (normalised here, as `training.encoder.train.embed`
+        """Embeddings of raw tweets (normalised here, as `training.encoder.head.embed`
         does), in input order; the missing ones computed and stored."""
         self._load()
         normalized = normalize_many(texts, self.config.normalization)

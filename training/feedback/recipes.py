@@ -49,7 +49,7 @@ def build_recipe(
         return replace(recipe, weight=weight)
     if name == "tfidf_logreg":
         return tfidf_logreg_recipe(DEFAULT_SEED, weight)
-    from training.encoder.train import EncoderConfig
+    from training.encoder.head import EncoderConfig
     from training.feedback.encoder_recipe import EncoderRecipe
 
     return EncoderRecipe(embeddings_dir, EncoderConfig(seed=DEFAULT_SEED), weight)

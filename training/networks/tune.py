@@ -16,7 +16,7 @@ import optuna
 
 from badbuzz.registry import TrackingTarget
 from training.data.prepared import PreparedData
-from training.networks.train import DeepConfig, DeepInputs, fit_network, prepare_inputs
+from training.networks.fit import DeepConfig, DeepInputs, fit_network, prepare_inputs
 from training.tracking.experiments import experiment_name, use_experiment
 
 log = logging.getLogger(__name__)

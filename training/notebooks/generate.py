@@ -102,7 +102,7 @@ TRANSFORMER_TITLE = """\
 Fine-tunes a Hugging Face checkpoint (DistilBERT by default here, on a GPU runtime), exports
 it to ONNX, checks the export against PyTorch, evaluates the bundle on the held-out split and
 the manual test set, and logs and registers it in MLflow. All of it is
-`training.transformer.train.train_transformer`: this notebook only sets parameters.
+`training.transformer.fine_tuning.train_transformer`: this notebook only sets parameters.
 
 Set `MLFLOW_TRACKING_URI` (and `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD` if the
 server asks) as Colab secrets or environment variables; without them the run goes to an
@@ -137,7 +137,7 @@ else:
     log.warning("no GPU: training on CPU (Runtime > Change runtime type > GPU for speed)")
 """,
     """\
-from training.transformer.train import TransformerConfig, train_transformer
+from training.transformer.fine_tuning import TransformerConfig, train_transformer
 
 config = TransformerConfig(
     checkpoint=CHECKPOINT,
@@ -166,7 +166,7 @@ LSTM_TITLE = """\
 Trains word vectors (Word2Vec with gensim, or reads Stanford GloVe), fits LSTM/BiLSTM
 networks with early stopping, exports each to TFLite (checked against Keras), evaluates the
 bundle on the held-out split and the manual test set, and logs and registers it in MLflow.
-All of it is `training.networks.train.train_networks`: this notebook only sets parameters.
+All of it is `training.networks.fit.train_networks`: this notebook only sets parameters.
 
 Set `MLFLOW_TRACKING_URI` (and `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD` if the
 server asks) as Colab secrets or environment variables; without them the run goes to an
@@ -211,7 +211,7 @@ log.info("embeddings: %s; GloVe: %s", embeddings, glove)
 """,
     """\
 from training.networks.architectures import NetworkConfig
-from training.networks.train import DeepConfig, train_networks
+from training.networks.fit import DeepConfig, train_networks
 
 results = []
 for embedding in embeddings:
