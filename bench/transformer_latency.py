@@ -34,9 +34,8 @@ from badbuzz.text import NormalizationConfig, normalize_many
 from training.data.sentiment140 import read_sentiment140
 from training.data.sources import locate_manual_test
 from training.export.onnx import QUANTIZED_MODEL_FILE, export_onnx, quantize_int8, write_onnx_bundle
+from training.transformer.checkpoint import TRANSFORMER_NORMALIZATION, default_checkpoint
 from training.transformer.fine_tuning import (
-    TRANSFORMER_NORMALIZATION,
-    default_checkpoint,
     load_checkpoint,
     predict_logits,
     probability_positive,

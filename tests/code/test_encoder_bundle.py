@@ -25,7 +25,7 @@ from training.data.prepared import prepare_data
 from training.encoder.head import EncoderConfig, embed, fit_head, train_encoder
 from training.encoder.model import SentenceClassifier, load_encoder
 from training.tracking.runs import TrainedModel
-from training.transformer.fine_tuning import default_checkpoint
+from training.transformer.checkpoint import default_checkpoint
 
 CONFIG = EncoderConfig(parity_sample=60, threads=1, seed=0)
 

@@ -22,13 +22,12 @@ from badbuzz.text import normalize_many
 from tests.shared_data import REPO, shared_sentiment140
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import stratified_sample
+from training.transformer.checkpoint import default_checkpoint, embedding_type_for
 from training.transformer.fine_tuning import (
     EpochStats,
     LogMetrics,
     TransformerConfig,
     build_bundle,
-    default_checkpoint,
-    embedding_type_for,
     fine_tune,
     load_checkpoint,
     predict_logits,

@@ -72,7 +72,7 @@ def test_the_embedding_cache_gives_the_encoders_embeddings_and_keeps_them(
     from training.encoder.cache import EmbeddingCache, encoder_folder
     from training.encoder.head import EncoderConfig, embed
     from training.encoder.model import load_encoder
-    from training.transformer.fine_tuning import default_checkpoint
+    from training.transformer.checkpoint import default_checkpoint
 
     checkpoint = str(default_checkpoint())
     encoder, tokenizer = load_encoder(checkpoint)

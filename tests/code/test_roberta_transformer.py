@@ -16,13 +16,11 @@ from badbuzz.bundle.model import ModelBundle
 from badbuzz.errors import CheckpointError
 from badbuzz.text import normalize_many
 from tests.code.test_onnx_bundle import INIT_RANGE, RAW, fine_tune_tiny, real_tweets
+from training.transformer.checkpoint import check_max_len, embedding_type_for, max_tokens
 from training.transformer.fine_tuning import (
     TransformerConfig,
     build_bundle,
-    check_max_len,
-    embedding_type_for,
     load_checkpoint,
-    max_tokens,
     predict_logits,
     probability_positive,
 )

@@ -90,7 +90,7 @@ def encoder_bundle(root: Path) -> Path:
     from tests.code.test_encoder_bundle import CONFIG
     from training.encoder.head import build_bundle, embed, fit_head
     from training.encoder.model import load_encoder
-    from training.transformer.fine_tuning import default_checkpoint
+    from training.transformer.checkpoint import default_checkpoint
 
     torch.set_num_threads(1)
     frame = real_tweets(240, seed=2)

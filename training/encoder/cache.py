@@ -24,7 +24,7 @@ import numpy as np
 from badbuzz.text import normalize_many
 from training.encoder.head import EncoderConfig
 from training.encoder.model import SentenceEncoder
-from training.transformer.fine_tuning import run_in_batches
+from training.transformer.checkpoint import run_in_batches
 
 log = logging.getLogger(__name__)
 

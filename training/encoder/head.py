@@ -31,7 +31,7 @@ from training.export.onnx import (
 )
 from training.tracking.experiments import experiment_name, use_experiment
 from training.tracking.runs import TrainedModel, model_run, record
-from training.transformer.fine_tuning import (
+from training.transformer.checkpoint import (
     CheckpointModelConfig,
     check_max_len,
     default_checkpoint,

@@ -43,7 +43,7 @@ class EncoderRecipe(ChallengerRecipe):
 
     @property
     def embedding_type(self) -> str:
-        from training.transformer.fine_tuning import embedding_type_for
+        from training.transformer.checkpoint import embedding_type_for
 
         return self.config.embedding_type or (
             f"{embedding_type_for(self.checkpoint, 'bert')}-{POOLING}"
@@ -55,7 +55,7 @@ class EncoderRecipe(ChallengerRecipe):
 
     @property
     def checkpoint(self) -> str:
-        from training.transformer.fine_tuning import default_checkpoint
+        from training.transformer.checkpoint import default_checkpoint
 
         return self.config.checkpoint or str(default_checkpoint())
 

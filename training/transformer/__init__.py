@@ -1,1 +1,3 @@
-"""Fine-tuned transformer classifiers (PyTorch), exported to ONNX."""
+"""Models on a Hugging Face checkpoint: what all of them share (`checkpoint`, the frozen
+encoder uses it too) and the fine-tuned transformer classifiers (PyTorch), exported to ONNX
+(`fine_tuning`)."""
