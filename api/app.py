@@ -18,7 +18,7 @@ from api.recording import PredictionRecorder
 from api.refusals import REFUSAL_HANDLERS
 from api.routes import admin, alerts, feedback, health, predict
 from api.service import ModelService
-from api.store import FeedbackStore
+from api.store import PredictionStore
 from badbuzz.settings import ApiSettings
 from ops.brands import BrandMatcher
 from ops.jobs import OpsJobs
@@ -75,7 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ApiSettings = state.settings
     service: ModelService = state.service
     settings.home.mkdir(parents=True, exist_ok=True)
-    state.store = store = FeedbackStore(
+    state.store = store = PredictionStore(
         settings.resolved_database_url, max_unwritten=settings.max_unwritten_predictions
     )
     state.jobs = jobs = OpsJobs(

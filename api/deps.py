@@ -15,7 +15,7 @@ from api.batching import DynamicBatcher
 from api.prometheus import ApiMetrics
 from api.recording import PredictionRecorder
 from api.service import ModelService, ServedModel
-from api.store import FeedbackStore
+from api.store import PredictionStore
 from badbuzz.settings import ApiSettings
 from ops.brands import BrandMatcher
 from ops.jobs import OpsJobs
@@ -39,8 +39,8 @@ async def get_metrics(request: Request) -> ApiMetrics:
     return metrics
 
 
-async def get_store(request: Request) -> FeedbackStore:
-    store: FeedbackStore = request.app.state.store
+async def get_store(request: Request) -> PredictionStore:
+    store: PredictionStore = request.app.state.store
     return store
 
 
@@ -67,7 +67,7 @@ async def get_recorder(request: Request) -> PredictionRecorder:
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 ServiceDep = Annotated[ModelService, Depends(get_service)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
-StoreDep = Annotated[FeedbackStore, Depends(get_store)]
+StoreDep = Annotated[PredictionStore, Depends(get_store)]
 JobsDep = Annotated[OpsJobs, Depends(get_jobs)]
 BrandsDep = Annotated[BrandMatcher, Depends(get_brands)]
 BatcherDep = Annotated[DynamicBatcher, Depends(get_batcher)]

@@ -13,7 +13,7 @@ from api.prometheus import ApiMetrics
 from api.responses import prediction_response
 from api.schemas import PredictRequest, PredictResponse
 from api.service import ServedModel
-from api.store import COMMIT_WAIT_S, FeedbackStore, Prediction
+from api.store import COMMIT_WAIT_S, Prediction, PredictionStore
 from ops.brands import BrandMatcher
 from ops.database import new_id, utcnow
 
@@ -25,7 +25,7 @@ class PredictionRecorder:
     (BADBUZZ_LOG_PREDICTIONS off), only counted and logged."""
 
     def __init__(
-        self, store: FeedbackStore | None, metrics: ApiMetrics, brands: BrandMatcher
+        self, store: PredictionStore | None, metrics: ApiMetrics, brands: BrandMatcher
     ) -> None:
         self.store = store
         self.metrics = metrics

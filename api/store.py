@@ -56,7 +56,10 @@ class _Pending:
     done: Future[None]
 
 
-class FeedbackStore:
+class PredictionStore:
+    """The predictions the API answers, each committed before its answer (a group commit),
+    and the users' verdicts on predictions (the `feedback` rows)."""
+
     def __init__(self, url: str, max_unwritten: int = 10_000) -> None:
         self.engine: Engine = connect(url)
         self.max_unwritten = max_unwritten

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from api.app import create_app
-from api.store import FeedbackStore
+from api.store import PredictionStore
 from badbuzz.settings import ApiSettings
 from ops.database import predictions
 from tests.bundles import write_tiny_sklearn_bundle
@@ -61,7 +61,7 @@ def client(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def stored(client: TestClient, prediction_id: str) -> tuple[datetime | None, str | None]:
-    store: FeedbackStore = client.app.state.store  # type: ignore[attr-defined]
+    store: PredictionStore = client.app.state.store  # type: ignore[attr-defined]
     store.flush()
     with store.engine.connect() as connection:
         row = connection.execute(

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from starlette.types import Receive, Scope, Send
 
 from api.limits import ConcurrencyLimit, Overloaded
-from api.store import FeedbackStore
+from api.store import PredictionStore
 from badbuzz.settings import ApiSettings
 from ops.database import predictions
 from tests.bundles import write_tiny_sklearn_bundle
@@ -185,7 +185,7 @@ def database_locked(database: Path) -> Iterator[None]:
         holder.close()
 
 
-def stored_count(store: FeedbackStore) -> int:
+def stored_count(store: PredictionStore) -> int:
     with store.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(predictions)).scalar_one())
 
@@ -197,7 +197,7 @@ def test_while_the_database_does_not_answer_predict_is_503_and_nothing_is_answer
 
     home = tmp_path / "home"
     with serving(home, tiny_bundle) as client:
-        store: FeedbackStore = client.app.state.store  # type: ignore[attr-defined]
+        store: PredictionStore = client.app.state.store  # type: ignore[attr-defined]
         reachable, before = store.engine, stored_count(store)
         store.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'x.db'}")  # no folder
 
@@ -261,7 +261,7 @@ def test_the_write_queue_is_bounded_and_what_waits_is_committed_before_it_is_rel
     from ops.database import new_id, utcnow
 
     database = tmp_path / "store.db"
-    store = FeedbackStore(f"sqlite:///{database}", max_unwritten=30)
+    store = PredictionStore(f"sqlite:///{database}", max_unwritten=30)
     now = utcnow()
 
     def rows(count: int) -> list[Prediction]:

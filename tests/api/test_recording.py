@@ -14,7 +14,7 @@ import pytest
 from api.prometheus import ApiMetrics
 from api.recording import PredictionRecorder
 from api.schemas import ModelRef, PredictRequest
-from api.store import FeedbackStore
+from api.store import PredictionStore
 from ops.brands import BrandMatcher
 from ops.database import as_utc
 
@@ -37,7 +37,7 @@ def recorded_labels(metrics: ApiMetrics, label: str) -> float | None:
 def test_a_prediction_is_committed_counted_and_logged_before_its_answer(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FeedbackStore(f"sqlite:///{tmp_path / 'badbuzz.db'}")
+    store = PredictionStore(f"sqlite:///{tmp_path / 'badbuzz.db'}")
     metrics = ApiMetrics(lambda: None)
     recorder = PredictionRecorder(store, metrics, BrandMatcher({"@united": "United"}))
     tweets = [
