@@ -116,11 +116,11 @@ def store_alert(
     settings: OpsSettings,
     rendered: RenderedReport,
     fired_at: datetime | None = None,
-    also: Callable[[Connection], None] | None = None,
+    save_rule_state: Callable[[Connection], None] | None = None,
 ) -> Path:
-    """Write a rendered report, then the alert, its feedback rows, its mail and `also` (the
-    rule's own state) in one transaction (every rule's alert ends here); the report's folder
-    is returned."""
+    """Write a rendered report, then the alert, its feedback rows, its mail and the rule's
+    own state (`save_rule_state`, e.g. the buzz watch's brand state) in one transaction (every
+    rule's alert ends here); the report's folder is returned."""
     now = fired_at or firing.window_end
     folder = write_report(
         rendered, settings.reports_dir / f"alert-{now:%Y%m%dT%H%M%SZ}-{alert_id[:8]}"
@@ -150,8 +150,8 @@ def store_alert(
             )
         message = build_message(rendered, settings, f"<alert-{alert_id}@badbuzz>")
         queue(connection, message, alert_id)
-        if also is not None:
-            also(connection)
+        if save_rule_state is not None:
+            save_rule_state(connection)
     return folder
 
 

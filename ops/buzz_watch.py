@@ -135,7 +135,7 @@ class BuzzWatch:
             self.settings,
             render(context),
             buzz.at,
-            keep_state,
+            save_rule_state=keep_state,
         )
 
     def expected_of(
