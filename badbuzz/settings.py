@@ -89,6 +89,9 @@ class TrainingSettings(BadbuzzSettings):
         description="Ed25519 private key (PEM) that signs every bundle training logs; unset: "
         "unsigned bundles, which only a development API without a verify key loads.",
     )
+    torch_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for PyTorch; unset: all cores."
+    )
 
     @field_validator("sentiment140", "signing_key", mode="after")
     @classmethod

@@ -103,6 +103,11 @@ def start_run(
     return TrainingRun(settings, target, prepare_data(settings, data, manual, sample, seed, client))
 
 
+def torch_threads(threads: int | None, settings: TrainingSettings) -> int | None:
+    """--threads, else BADBUZZ_TORCH_THREADS; None: PyTorch's default (all cores)."""
+    return threads if threads is not None else settings.torch_threads
+
+
 def show_results(run: TrainingRun, results: list[TrainedModel]) -> None:
     title = f"Trained on {len(run.data.split.train):,} tweets of {run.data.source}"
     console.print(results_table(results, title))
@@ -295,8 +300,7 @@ TorchThreadsOption = Annotated[
     int | None,
     typer.Option(
         min=1,
-        envvar="BADBUZZ_TORCH_THREADS",
-        help="CPU threads for PyTorch. Default: all cores.",
+        help="CPU threads for PyTorch. Default: BADBUZZ_TORCH_THREADS, else all cores.",
     ),
 ]
 ParitySampleOption = Annotated[
@@ -361,8 +365,11 @@ def transformer(
     log and register it in MLflow."""
     from training.transformer.fine_tuning import TransformerConfig, train_transformer
 
+    checkpoint = local_checkpoint(checkpoint)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     config = TransformerConfig(
-        checkpoint=local_checkpoint(checkpoint),
+        checkpoint=checkpoint,
         embedding_type=embedding_type,
         epochs=epochs,
         batch_size=batch_size,
@@ -372,12 +379,10 @@ def transformer(
         warmup_ratio=warmup_ratio,
         quantize=quantize,
         parity_sample=parity_sample,
-        threads=threads,
+        threads=torch_threads(threads, run.settings),
         seed=seed,
         register=register,
     )
-    client = client_source(eval_data, text_column, label_column)
-    run = start_run(data, manual, sample, seed, client)
     show_results(run, [train_transformer(config, run.data, run.settings, run.target)])
 
 
@@ -417,18 +422,19 @@ def encoder(
     against PyTorch + scikit-learn; evaluated, logged and registered (encoder_logreg)."""
     from training.encoder.head import EncoderConfig, train_encoder
 
+    checkpoint = local_checkpoint(checkpoint)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
     config = EncoderConfig(
-        checkpoint=local_checkpoint(checkpoint),
+        checkpoint=checkpoint,
         embedding_type=embedding_type,
         max_len=max_len,
         batch_size=batch_size,
         c=c,
         quantize=quantize,
         parity_sample=parity_sample,
-        threads=threads,
+        threads=torch_threads(threads, run.settings),
         seed=seed,
         register=register,
     )
-    client = client_source(eval_data, text_column, label_column)
-    run = start_run(data, manual, sample, seed, client)
     show_results(run, [train_encoder(config, run.data, run.settings, run.target)])

@@ -86,3 +86,20 @@ def test_a_user_error_is_one_line_and_its_exit_code(tmp_path: Path) -> None:
         "error: cannot fetch models:/tweet-sentiment@champion"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_torch_threads_are_the_option_else_the_training_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from badbuzz.cli.train import torch_threads
+    from badbuzz.settings import TrainingSettings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.delenv("BADBUZZ_TORCH_THREADS", raising=False)
+    assert torch_threads(None, TrainingSettings()) is None  # PyTorch's default
+    monkeypatch.setenv("BADBUZZ_TORCH_THREADS", "3")
+    assert torch_threads(None, TrainingSettings()) == 3
+    assert torch_threads(5, TrainingSettings()) == 5  # --threads overrides it
+    monkeypatch.setenv("BADBUZZ_TORCH_THREADS", "0")
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        TrainingSettings()
