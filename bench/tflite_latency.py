@@ -101,6 +101,7 @@ def main() -> None:
         scorer: TFLiteScorer = bundle.scorer
         manual = locate_manual_test(TrainingSettings())
         raw = read_sentiment140(manual.path, member=manual.member)["text"].tolist()
+        assert bundle.normalization is not None  # a TFLite bundle normalises, not its runtime
         ids = scorer.vocabulary.encode(normalize_many(raw, bundle.normalization))
         rows = [ids[i : i + 1] for i in range(len(ids))]
 

@@ -73,6 +73,7 @@ def fresh_bundle(model: Any, tokenizer: Any, directory: Path, max_len: int) -> P
 
 def int8_bundle(fp32_dir: Path, directory: Path) -> Path:
     manifest = Manifest.read(fp32_dir)
+    assert manifest.normalization is not None  # an ONNX transformer bundle normalises
     quantized = quantize_int8(fp32_dir / manifest.model_file, directory / QUANTIZED_MODEL_FILE)
     return write_onnx_bundle(
         directory / "int8",
@@ -115,6 +116,7 @@ def main() -> None:
         int8 = ModelBundle.load(int8_dir, one_thread)
         max_len = int(fp32.manifest.runtime_options["max_len"])
         normalization = fp32.normalization
+        assert normalization is not None
 
         def torch_scores(texts: Sequence[str]) -> np.ndarray:
             logits = predict_logits(

@@ -84,7 +84,8 @@ def sha256_file(path: Path) -> str:
 class Manifest:
     runtime: str
     model_file: str
-    normalization: dict[str, Any]
+    # None: the runtime reads raw tweets (an ensemble: each member normalises its own way)
+    normalization: dict[str, Any] | None
     threshold: float = 0.5
     labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -129,10 +130,11 @@ class Manifest:
     def write(self, directory: Path) -> None:
         """Hash every file and write the manifest. A signature beside it signed the previous
         bytes: it is removed, and the bundle stays unsigned until signed again."""
-        self.files = {
-            p.name: sha256_file(p)
-            for p in sorted(directory.iterdir())
-            if p.is_file() and p.name not in (MANIFEST, SIGNATURE)
+        own = {directory / MANIFEST, directory / SIGNATURE}
+        self.files = {  # an ensemble's members are bundles in subfolders: hashed here too
+            p.relative_to(directory).as_posix(): sha256_file(p)
+            for p in sorted(directory.rglob("*"))
+            if p.is_file() and p not in own
         }
         (directory / SIGNATURE).unlink(missing_ok=True)
         (directory / MANIFEST).write_text(json.dumps(self.__dict__, indent=2, sort_keys=True))

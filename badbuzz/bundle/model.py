@@ -27,6 +27,7 @@ RUNTIME_MODULES = {
     "tflite": "badbuzz.bundle.runtimes.tflite",
     "keras": "badbuzz.bundle.runtimes.keras",
     "onnx": "badbuzz.bundle.runtimes.onnx",
+    "mean": "badbuzz.bundle.runtimes.mean",
 }
 
 
@@ -98,8 +99,12 @@ class ModelBundle:
     def __init__(self, directory: Path, manifest: Manifest, scorer: Scorer) -> None:
         self.directory = directory
         self.manifest = manifest
-        self.normalization = NormalizationConfig.from_dict(manifest.normalization)
-        missing = missing_packages(self.normalization)
+        self.normalization = (
+            None
+            if manifest.normalization is None
+            else NormalizationConfig.from_dict(manifest.normalization)
+        )
+        missing = [] if self.normalization is None else missing_packages(self.normalization)
         if missing:
             raise BundleError(
                 f"{directory}: its normalisation needs {', '.join(missing)}, which is not "
@@ -127,8 +132,9 @@ class ModelBundle:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability that each tweet is positive, in input order."""
-        normalized = normalize_many(texts, self.normalization)
-        return np.asarray(self.scorer.predict_proba(normalized), dtype=float)
+        if self.normalization is not None:
+            texts = normalize_many(texts, self.normalization)
+        return np.asarray(self.scorer.predict_proba(texts), dtype=float)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return self.decision.label_all(self.predict_proba(texts))

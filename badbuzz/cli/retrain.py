@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from training.feedback.challenger import RetrainResult
 
 GateMetric = Literal["accuracy", "positive_precision"]  # training.feedback.gate.GateMetric
-RecipeName = Literal["encoder", "tfidf_logreg", "champion"]  # training.feedback.recipes
+RecipeName = Literal[  # training.feedback.recipes
+    "ensemble", "encoder", "tfidf_logreg", "champion"
+]
 
 app = typer.Typer()
 log = logging.getLogger(__name__)
@@ -34,19 +36,20 @@ def retrain(
     recipe: Annotated[
         RecipeName,
         typer.Option(
-            help="How the challenger is made, whatever the champion's family: encoder (a "
-            "logistic head on the frozen MiniLM's embeddings, an ONNX bundle; the measured "
-            "best), tfidf_logreg (TF-IDF + VADER + logistic regression), or champion (the "
-            "champion's own recipe refitted; classical champions only).",
+            help="How the challenger is made, whatever the champion's family: ensemble "
+            "(the mean of the next two; the measured best), encoder (a logistic head on the "
+            "frozen MiniLM's embeddings, an ONNX bundle), tfidf_logreg (TF-IDF + VADER + "
+            "logistic regression), or champion (the champion's own recipe refitted; "
+            "classical champions only).",
         ),
-    ] = "encoder",
+    ] = "ensemble",
     feedback_weight: Annotated[
         float | None,
         typer.Option(
             min=0.0,
             help="Sample weight of each feedback row (a Sentiment140 row weighs 1): the "
             "client's verdicts are few and about the client's own tweets. Default: the "
-            "recipe's measured best (encoder 20, tfidf_logreg 20, champion 5).",
+            "recipe's measured best (ensemble, encoder and tfidf_logreg 20, champion 5).",
         ),
     ] = None,
     min_feedback: Annotated[

@@ -438,3 +438,38 @@ def encoder(
         register=register,
     )
     show_results(run, [train_encoder(config, run.data, run.settings, run.target)])
+
+
+@app.command("ensemble")
+def ensemble(
+    checkpoint: CheckpointOption = None,
+    threads: TorchThreadsOption = None,
+    parity_sample: ParitySampleOption = 300,
+    data: DataOption = None,
+    manual: ManualOption = None,
+    eval_data: EvalDataOption = None,
+    text_column: TextColumnOption = "text",
+    label_column: LabelColumnOption = None,
+    sample: SampleOption = None,
+    seed: SeedOption = 42,
+    register: RegisterOption = True,
+) -> None:
+    """The mean of the encoder head (frozen MiniLM + logistic head) and TF-IDF + VADER +
+    logistic regression, each fitted on the training split: the best model on a client's
+    tweets before any verdict, and `badbuzz retrain`'s default recipe. Sentiment140's
+    embeddings are cached (BADBUZZ_HOME), so a later retrain reuses them; evaluated, logged
+    and registered (ensemble, a `mean` bundle of an ONNX and a scikit-learn bundle)."""
+    from training.encoder.head import EncoderConfig
+    from training.ensemble.fit import EnsembleConfig, train_ensemble
+
+    checkpoint = local_checkpoint(checkpoint)
+    client = client_source(eval_data, text_column, label_column)
+    run = start_run(data, manual, sample, seed, client)
+    encoder = EncoderConfig(
+        checkpoint=checkpoint,
+        parity_sample=parity_sample,
+        threads=torch_threads(threads, run.settings),
+        seed=seed,
+    )
+    config = EnsembleConfig(encoder, register)
+    show_results(run, [train_ensemble(config, run.data, run.settings, run.target)])

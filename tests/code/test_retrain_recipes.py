@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from badbuzz.errors import UserError
-from training.feedback.fitting import Features
+from training.feedback.fitting import Features, FittingData
 from training.feedback.recipe import Recipe, UnsupportedChampion
 from training.feedback.recipes import DEFAULT_RECIPE, DEFAULT_WEIGHTS, RECIPES, build_recipe
 
@@ -20,11 +20,11 @@ LEXICON = ({"model": "vader", "data_rows": "2000"}, {"model_family": "vader"})
 TRANSFORMER = ({"model": "transformer"}, {"model_family": "transformer"})
 
 
-def test_the_default_recipe_is_the_encoder_head_in_the_cli_too() -> None:
+def test_the_default_recipe_is_the_ensemble_in_the_cli_too() -> None:
     from badbuzz.cli import retrain as cli
 
     signature = typing.get_type_hints(cli.retrain, include_extras=True)
-    assert DEFAULT_RECIPE == "encoder"
+    assert DEFAULT_RECIPE == "ensemble"
     assert typing.get_args(typing.get_args(signature["recipe"])[0]) == RECIPES
     assert inspect.signature(cli.retrain).parameters["recipe"].default == DEFAULT_RECIPE
 
@@ -34,9 +34,11 @@ def test_any_champion_family_gets_the_default_recipe(
     params: dict[str, str], tags: dict[str, str], tmp_path: Path
 ) -> None:
     recipe = build_recipe(DEFAULT_RECIPE, "3", params, tags, tmp_path)
-    assert (recipe.name, recipe.model_family) == ("encoder", "encoder_logreg")
-    assert recipe.default_weight == DEFAULT_WEIGHTS["encoder"]
-    assert recipe.onnx_threads  # an ONNX bundle, evaluated with threads
+    assert (recipe.name, recipe.model_family) == ("ensemble", "ensemble")
+    assert recipe.default_weight == DEFAULT_WEIGHTS["ensemble"]
+    assert recipe.onnx_threads  # an ONNX member, evaluated with threads
+    encoder = build_recipe("encoder", "3", params, tags, tmp_path)
+    assert (encoder.name, encoder.model_family) == ("encoder", "encoder_logreg")
     tfidf = build_recipe("tfidf_logreg", "3", params, tags, tmp_path)
     assert isinstance(tfidf, Recipe) and tfidf.model_family == "logistic_regression"
 
@@ -93,3 +95,24 @@ def test_the_embedding_cache_gives_the_encoders_embeddings_and_keeps_them(
         reread.embed(["a tweet nobody embedded"])
     other = encoder_folder(tmp_path, checkpoint, EncoderConfig(max_len=32))
     assert other != folder  # another max length embeds differently: its own folder
+
+
+def test_the_ensembles_bundle_scores_as_its_fitted_members_do(tmp_path: Path) -> None:
+    from badbuzz.bundle.model import ModelBundle
+
+    recipe = build_recipe("ensemble", "3", *LEXICON, tmp_path / "embeddings")
+    base = ["love this crew", "great flight thanks", "lost my bag", "delayed again ugh"] * 8
+    verdicts = ["seat was fine i guess", "the gate agent was rude", "thanks for the upgrade"]
+    features = recipe.prepare(
+        FittingData(base, np.array([1, 1, 0, 0] * 8), verdicts, np.array([0, 0, 1]), 20.0)
+    )
+    fitted = recipe.fit(features)
+    folds = recipe.fit(features, np.array([0, 2]))  # a fold's fit takes only its verdicts
+    tweets = ["what a lovely crew!", "my bag is LOST", "delayed, again"]
+    expected = recipe.score(fitted, recipe.features(tweets))
+    assert not np.allclose(expected, recipe.score(folds, recipe.features(tweets)))
+    directory = recipe.write_bundle(fitted, tmp_path / "bundle", base, np.zeros(len(base)))
+    bundle = ModelBundle.load(directory)
+    np.testing.assert_allclose(bundle.predict_proba(tweets), expected, atol=1e-4)
+    assert bundle.scorer.runtime == "mean(onnxruntime, sklearn)"
+    assert expected[0] > 0.5 > expected[1]

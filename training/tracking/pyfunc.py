@@ -41,6 +41,8 @@ RUNTIME_PACKAGES = {
     "tflite": ["ai-edge-litert"],
     "onnx": ["onnxruntime", "tokenizers"],
 }
+# an ensemble (the `mean` runtime) of the families training builds: ONNX and scikit-learn
+RUNTIME_PACKAGES["mean"] = RUNTIME_PACKAGES["onnx"] + RUNTIME_PACKAGES["sklearn"]
 
 
 def pip_requirements(runtime: str) -> list[str]:
