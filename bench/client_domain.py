@@ -15,7 +15,8 @@ the test tweets. Recipes:
 - `tfidf_logreg`: TF-IDF + VADER + logistic regression (C=1);
 - `encoder`: the frozen MiniLM's embeddings (mean-pooled) with a logistic head; embeddings
   are cached per tweet under `--cache` (Sentiment140's 125k: about 10 min on 2 cores, once);
-  with `--encoder-sample` also on a larger Sentiment140 sample.
+- `ensemble`: the mean P(positive) of `encoder` and `tfidf_logreg`, each fitted as above;
+  `encoder` and `ensemble` with `--encoder-sample` also on a larger Sentiment140 sample.
 
 Weights `--weights` are tried at 1,000 verdicts; every other N is run at the recipe's default
 weight in `badbuzz retrain` (`DEFAULT_WEIGHTS`, chosen from this table). Prints one table
@@ -48,6 +49,7 @@ from training.encoder.head import EncoderConfig
 from training.evaluation.metrics import evaluate_scores
 from training.evaluation.thresholds import choose_client_threshold, choose_threshold
 from training.feedback.encoder_recipe import EncoderRecipe
+from training.feedback.ensemble_recipe import EnsembleRecipe
 from training.feedback.fitting import (
     ChallengerRecipe,
     Features,
@@ -187,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--encoder-sample", type=int, default=None, help="A second, larger one.")
     parser.add_argument("--weights", default="1,5,10,20,50")
     parser.add_argument("--counts", default="250,500,1000,2000")
-    parser.add_argument("--recipes", default="champion,tfidf_logreg,encoder")
+    parser.add_argument("--recipes", default="champion,tfidf_logreg,encoder,ensemble")
     parser.add_argument("--encoder-c", type=float, default=1.0, help="The head's C.")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/badbuzz-embeddings"))
     args = parser.parse_args(argv)
@@ -217,12 +219,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             recipes.append((champion_recipe_of_bench(split), label, split))
         elif name == "tfidf_logreg":
             recipes.append((tfidf_logreg_recipe(SEED, 5.0), label, split))
-        elif name == "encoder":
+        elif name in ("encoder", "ensemble"):
             encoder = EncoderRecipe(args.cache, EncoderConfig(seed=SEED, c=args.encoder_c))
-            recipes.append((encoder, label, split))
+            recipe: ChallengerRecipe = encoder
+            if name == "ensemble":
+                recipe = EnsembleRecipe((encoder, tfidf_logreg_recipe(SEED, 5.0)), 5.0)
+            recipes.append((recipe, label, split))
             if args.encoder_sample:
                 big = sentiment140_split(args.encoder_sample)
-                recipes.append((encoder, f"{args.encoder_sample // 1000}k", big))
+                recipes.append((recipe, f"{args.encoder_sample // 1000}k", big))
     print(" | ".join(COLUMNS))
     print(" | ".join("---" for _ in COLUMNS))
     for recipe, data_label, data in recipes:
