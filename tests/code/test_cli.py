@@ -12,9 +12,9 @@ from typing import get_args
 import pytest
 from rich.console import Console
 
-from badbuzz.cli.tables import results_table
 from badbuzz.errors import BundleError, DataError, ParityError, RegistryError, UserError
 from badbuzz.metric_names import CLIENT_PREFIX, MANUAL_PREFIX, SELECTABLE_METRICS, RankingTag
+from cli.tables import results_table
 from training.tracking.runs import TrainedModel
 
 HEAVY = {
@@ -25,7 +25,7 @@ HEAVY = {
 
 
 def test_importing_the_cli_root_imports_no_heavy_library() -> None:
-    script = "import json, sys, badbuzz.cli; print(json.dumps(sorted(sys.modules)))"
+    script = "import json, sys, cli; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )

@@ -253,7 +253,7 @@ def test_an_archive_with_links_or_paths_out_of_the_bundle_is_refused(
 
 
 def test_keys_create_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:
-    from badbuzz.cli import app
+    from cli import app
 
     runner = CliRunner()
     done = runner.invoke(app, ["keys", "create", "--out", str(tmp_path / "keys")])

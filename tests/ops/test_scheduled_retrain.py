@@ -138,7 +138,7 @@ def test_serve_stops_at_start_on_a_bad_cron_line_with_one_error_line(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BADBUZZ_", "MLFLOW_"))}
     env |= {"BADBUZZ_HOME": str(tmp_path), "BADBUZZ_RETRAIN_CRON": "0 3 * * 8"}
     started = subprocess.run(
-        [sys.executable, "-c", "from badbuzz.cli import main; main()", "serve", "--port", "1"],
+        [sys.executable, "-c", "from cli import main; main()", "serve", "--port", "1"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
