@@ -3,14 +3,12 @@ the files are, and the airline-dev export's negative and positive tweets in time
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from training.data.client import ClientSource, read_client
 
-BADBUZZ = Path(sys.executable).parent / "badbuzz"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 AIRLINE = SHARED / "airline-dev" / "tweets.csv.gz"
 SENTIMENT140 = SHARED / "sentiment140" / "sample_train.csv.gz"

@@ -30,7 +30,6 @@ import math
 import shutil
 import signal
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -47,10 +46,10 @@ from bench.footprint import process_tree
 from bench.load import Load, closed_loop
 from bench.report import fmt, machine_load, print_table
 from tests.api.support import base_env
+from tests.badbuzz_cli import BADBUZZ
 from tests.processes import Server, free_port
 from tests.smtp import Received, SmtpServer
 
-BIN = Path(sys.executable).parent
 API_KEY = "bench-alerts-api-key-0123456789"
 KEY_HEADER = {"X-API-Key": API_KEY}
 ALERT_TO = "oncall@airline.example"
@@ -263,7 +262,7 @@ def start_api(tmp: Path, bundle: Path, smtp: SmtpServer) -> Iterator[Server]:
         "BADBUZZ_ALERT_TO": ALERT_TO,
         "BADBUZZ_ALERT_COOLDOWN_SECONDS": "0",
     }
-    command = [str(BIN / "badbuzz"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)]
     env = base_env(tmp / "home", settings)
     with Server.start("badbuzz", command, port=port, env=env, workdir=tmp / "api") as server:
         yield server

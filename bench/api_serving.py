@@ -31,7 +31,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ import httpx
 from bench import footprint, tflite_bundle
 from bench.load import closed_loop, open_loop, real_tweets, timed_posts
 from bench.report import ServingReport, machine_load
+from tests.badbuzz_cli import BADBUZZ, run_badbuzz
 from tests.processes import NO_TELEMETRY, Server, clean_env, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def start_badbuzz(
         "BADBUZZ_MAX_UNWRITTEN_PREDICTIONS": "1000000",
     }
     env = server_env({**base, **settings})
-    command = [str(BIN / "badbuzz"), "serve", "--port", str(port), "--workers", str(workers)]
+    command = [str(BADBUZZ), "serve", "--port", str(port), "--workers", str(workers)]
     return Server.start(name, command, port=port, env=env, workdir=tmp / name)
 
 
@@ -101,10 +101,7 @@ def start_tracking_server(home: Path, tmp: Path) -> Server:
 
 
 def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
-    result = subprocess.run(
-        [str(BIN / "badbuzz"), *args], env=dict(env), cwd=cwd, capture_output=True, text=True,
-        check=False, timeout=3600,
-    )  # fmt: skip
+    result = run_badbuzz(*args, home=None, base_env=env, cwd=cwd, timeout=3600)
     if result.returncode != 0:
         raise RuntimeError(f"badbuzz {' '.join(args)} failed:\n{result.stderr[-4000:]}")
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,8 +36,9 @@ from sqlalchemy import insert
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.metric_names import DEFAULT_FLOOR
 from badbuzz.registry import download_bundle
-from bench.airline import AIRLINE, BADBUZZ, SENTIMENT140, airline_tweets
+from bench.airline import AIRLINE, SENTIMENT140, airline_tweets
 from ops.database import connect, feedback, new_id
+from tests.badbuzz_cli import run_badbuzz
 from training.evaluation.metrics import evaluate_scores
 from training.evaluation.thresholds import (
     ACCURACY_TOLERANCE,
@@ -50,9 +50,7 @@ from training.evaluation.thresholds import (
 
 def badbuzz(env: dict[str, str], *args: str) -> str:
     started = time.perf_counter()
-    result = subprocess.run(
-        [str(BADBUZZ), *args], env=env, capture_output=True, text=True, check=False
-    )
+    result = run_badbuzz(*args, home=None, base_env=env, timeout=None)
     if result.returncode != 0:
         sys.exit(f"badbuzz {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     print(f"$ badbuzz {' '.join(args)}   ({time.perf_counter() - started:.0f} s)")

@@ -38,7 +38,6 @@ import re
 import shutil
 import socket
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -53,9 +52,9 @@ import psutil
 
 from bench.load import percentile
 from tests.api.support import base_env
+from tests.badbuzz_cli import BADBUZZ
 from tests.processes import PostgresUnavailable, Server, free_port, throwaway_postgres
 
-BIN = Path(sys.executable).parent
 API_KEY = "bench-hostile-api-key-0123456789"
 KEY_HEADER = {"X-API-Key": API_KEY}
 BRANDS = (
@@ -431,7 +430,7 @@ async def hammer(url: str, tweets: Sequence[str], flood: Flood) -> None:
 @contextmanager
 def serve(home: Path, settings: Mapping[str, str]) -> Iterator[Server]:
     port = free_port()
-    command = [str(BIN / "badbuzz"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(BADBUZZ), "serve", "--host", "127.0.0.1", "--port", str(port)]
     env = base_env(home / "home", {"BADBUZZ_API_KEY": API_KEY, **settings})
     home.mkdir(parents=True, exist_ok=True)
     with Server.start("badbuzz", command, port=port, env=env, workdir=home) as server:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,18 +26,15 @@ from sqlalchemy import insert
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.registry import download_bundle
 from ops.database import connect, feedback, new_id, utcnow
+from tests.badbuzz_cli import run_badbuzz
 from tests.integration.travel import TRAVEL
 from training.data.sentiment140 import LABEL_NAMES, MANUAL_TEST_FILE, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
 
-BADBUZZ = Path(sys.executable).parent / "badbuzz"
-
 
 def badbuzz(env: dict[str, str], *args: str) -> tuple[str, float]:
     started = time.perf_counter()
-    result = subprocess.run(
-        [str(BADBUZZ), *args], env=env, capture_output=True, text=True, check=False
-    )
+    result = run_badbuzz(*args, home=None, base_env=env, timeout=None)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"badbuzz {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -1,4 +1,5 @@
-# The serving image: the shared core, the API and ops, with one install extra:
+# The serving image: the shared core, the CLI (`badbuzz serve`), the API and ops, with one
+# install extra:
 #   api         every bundle kind (LiteRT, scikit-learn, onnxruntime); the default
 #   api-tflite  TFLite bundles only: the light image for the N100 NAS
 # No training code, TensorFlow, torch, pandas or transformers. Build from the repo root:
@@ -11,6 +12,7 @@ ARG EXTRA=api
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY badbuzz badbuzz
+COPY cli cli
 COPY api api
 COPY ops ops
 RUN pip install --no-cache-dir ".[${EXTRA}]" && useradd --create-home badbuzz

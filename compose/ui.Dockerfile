@@ -1,5 +1,6 @@
-# The console image: the shared core and the Streamlit console, with the `ui` extra only
-# (no model, no API code: the console talks to the API over HTTP). Build from the repo root:
+# The console image: the shared core, the CLI (`badbuzz console`) and the Streamlit console,
+# with the `ui` extra only (no model, no API code: the console talks to the API over HTTP).
+# Build from the repo root:
 #   docker build -f compose/ui.Dockerfile -t badbuzz-ui .
 # Behind a reverse proxy, pass the WebSocket at /_stcore/stream through (see README).
 # tests/install/ builds a venv from exactly these COPY lines and this extra, and serves with it.
@@ -8,6 +9,7 @@ ARG EXTRA=ui
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY badbuzz badbuzz
+COPY cli cli
 COPY ui ui
 RUN pip install --no-cache-dir ".[${EXTRA}]" && useradd --create-home badbuzz
 ENV BADBUZZ_HOME=/tmp/badbuzz \

@@ -55,7 +55,7 @@ OUTCOMES = ("skipped", "promoted", "refused")
 MAX_REASON_CHARS = 1000
 # `badbuzz retrain` needs the training install: these are absent from the API image.
 TRAINING_MODULES = ("training", "mlflow", "pandas", "sklearn")
-RETRAIN = (sys.executable, "-c", "from badbuzz.cli import main; main()", "retrain")
+RETRAIN = (sys.executable, "-c", "from cli import main; main()", "retrain")
 
 
 def missing_training() -> list[str]:

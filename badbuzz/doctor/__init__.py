@@ -3,7 +3,7 @@ what to do. Each returns a `CheckResult`; none raises for what it checks, none w
 than its timeout, and none imports a heavy library until it runs (the doctor runs in the
 slim serving image too).
 
-The command (`badbuzz.cli.doctor`) runs them, side by side, and adds the mail check, which
+The command (`cli.doctor`) runs them, side by side, and adds the mail check, which
 reuses `ops.mailer`: the core imports no part.
 """
 

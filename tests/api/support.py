@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.integration.support import BADBUZZ, MANUAL_TEST_FILE, SENTIMENT140, wait_ready
+from tests.badbuzz_cli import BADBUZZ, run_badbuzz
+from tests.integration.support import MANUAL_TEST_FILE, SENTIMENT140, wait_ready
 from tests.processes import (
     CLIENT_ENV_PREFIXES,
     NO_TELEMETRY,
@@ -179,14 +180,14 @@ def run_serve(
     test failed, if it starts serving instead)."""
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return subprocess.run(
-            [str(BADBUZZ), "serve", "--port", str(free_port())],
-            env=base_env(home, settings),
+        return run_badbuzz(
+            "serve",
+            "--port",
+            str(free_port()),
+            home=None,  # base_env sets it, and `settings` may override it
+            base_env=base_env(home, settings),
             cwd=workdir,
-            capture_output=True,
-            text=True,
             timeout=timeout_s,
-            check=False,
             start_new_session=True,
         )
     except subprocess.TimeoutExpired as error:  # run() has killed it (uvicorn: one process)

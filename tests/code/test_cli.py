@@ -12,9 +12,10 @@ from typing import get_args
 import pytest
 from rich.console import Console
 
-from badbuzz.cli.tables import results_table
 from badbuzz.errors import BundleError, DataError, ParityError, RegistryError, UserError
 from badbuzz.metric_names import CLIENT_PREFIX, MANUAL_PREFIX, SELECTABLE_METRICS, RankingTag
+from cli.tables import results_table
+from tests.badbuzz_cli import BARE_ENV, run_badbuzz
 from training.tracking.runs import TrainedModel
 
 HEAVY = {
@@ -25,7 +26,7 @@ HEAVY = {
 
 
 def test_importing_the_cli_root_imports_no_heavy_library() -> None:
-    script = "import json, sys, badbuzz.cli; print(json.dumps(sorted(sys.modules)))"
+    script = "import json, sys, cli; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
@@ -72,14 +73,8 @@ def test_each_user_error_has_its_exit_code(error: type[UserError], code: int) ->
 
 def test_a_user_error_is_one_line_and_its_exit_code(tmp_path: Path) -> None:
     """`badbuzz export` from an empty store: the registry error, no traceback."""
-    env = {"BADBUZZ_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "badbuzz"), "export", "--out", f"{tmp_path}/b.tar.gz"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
+    done = run_badbuzz(
+        "export", "--out", f"{tmp_path}/b.tar.gz", home=tmp_path, base_env=BARE_ENV, timeout=120
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[-1].startswith(

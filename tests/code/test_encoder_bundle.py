@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.registry import configure_tracking, download_bundle
 from badbuzz.settings import TrainingSettings
+from tests.badbuzz_cli import BARE_ENV, run_badbuzz
 from tests.code.test_onnx_bundle import RAW
 from tests.conftest import REPO
 from training.data.prepared import prepare_data
@@ -155,19 +156,15 @@ def test_the_linear_layer_is_the_logistic_head() -> None:
 
 
 def test_a_checkpoint_path_must_be_a_checkpoint_directory(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "badbuzz"),
-            "train",
-            "encoder",
-            "--checkpoint",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_badbuzz(
+        "train",
+        "encoder",
+        "--checkpoint",
+        str(tmp_path),
+        home=tmp_path,
+        base_env=BARE_ENV,
+        env={"COLUMNS": "300"},
         timeout=120,
-        env={"BADBUZZ_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COLUMNS": "300"},
-        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert "not a Hugging Face checkpoint directory" in done.stderr

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pytest
 
 from badbuzz.bundle.vocabulary import OOV_ID, PAD_ID, Vocabulary
 from badbuzz.errors import DataError
+from tests.badbuzz_cli import run_badbuzz
 from training.networks.embeddings import WordVectors, embedding_matrix, read_vectors
 
 GLOVE_LINES = [
@@ -83,12 +82,8 @@ def test_saved_word2vec_vectors_read_back(tmp_path: Path) -> None:
 
 def test_train_lstm_with_a_missing_glove_file_names_it(tmp_path: Path) -> None:
     missing = tmp_path / "glove.twitter.27B.zip"
-    badbuzz = str(Path(sys.executable).parent / "badbuzz")
-    result = subprocess.run(
-        [badbuzz, "train", "lstm", "--embedding", "glove", "--glove", str(missing)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_badbuzz(
+        "train", "lstm", "--embedding", "glove", "--glove", str(missing), home=None, timeout=60
     )
     assert result.returncode == 2, result.stderr
     assert f"error: {missing}: no such GloVe file" in " ".join(result.stderr.split())

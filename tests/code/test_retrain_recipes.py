@@ -21,7 +21,7 @@ TRANSFORMER = ({"model": "transformer"}, {"model_family": "transformer"})
 
 
 def test_the_default_recipe_is_the_ensemble_in_the_cli_too() -> None:
-    from badbuzz.cli import retrain as cli
+    from cli import retrain as cli
 
     signature = typing.get_type_hints(cli.retrain, include_extras=True)
     assert DEFAULT_RECIPE == "ensemble"

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import stat
-import subprocess
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -253,7 +252,7 @@ def test_an_archive_with_links_or_paths_out_of_the_bundle_is_refused(
 
 
 def test_keys_create_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:
-    from badbuzz.cli import app
+    from cli import app
 
     runner = CliRunner()
     done = runner.invoke(app, ["keys", "create", "--out", str(tmp_path / "keys")])
@@ -300,15 +299,12 @@ def test_doctor_checks_the_signature_as_the_api_does(
 
 
 def test_training_with_an_unusable_signing_key_stops_before_it_trains(tmp_path: Path) -> None:
-    from tests.integration.support import BADBUZZ
-    from tests.processes import clean_env
+    from tests.badbuzz_cli import run_badbuzz
 
-    env = clean_env(
-        {"BADBUZZ_HOME": str(tmp_path / "home"), "BADBUZZ_SIGNING_KEY": str(tmp_path / "no.pem")}
-    )
-    done = subprocess.run(
-        [str(BADBUZZ), "train", "baseline", "--models", "nb", "--sample", "100"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    done = run_badbuzz(
+        "train", "baseline", "--models", "nb", "--sample", "100",
+        home=tmp_path / "home", env={"BADBUZZ_SIGNING_KEY": str(tmp_path / "no.pem")},
+        cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "error: BADBUZZ_SIGNING_KEY=" in done.stderr and "badbuzz keys create" in done.stderr

@@ -1,5 +1,5 @@
 """Every family `make demo` registers is served by the API image, which holds `badbuzz/`,
-`api/` and `ops/` but no `training/`: its scikit-learn bundle unpickles and scores in a
+`cli/`, `api/` and `ops/` but no `training/`: its scikit-learn bundle unpickles and scores in a
 Python that sees only the Dockerfile's COPY'd files, with `training` impossible to import.
 (tests/install/ serves such bundles from the image's real venv; this is the fast check.)"""
 
@@ -56,7 +56,7 @@ print(json.dumps(scores))
 
 @pytest.fixture(scope="module")
 def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the API image's COPY lines copy: badbuzz/, api/, ops/ (no training/)."""
+    """What the API image's COPY lines copy: badbuzz/, cli/, api/, ops/ (no training/)."""
     tree = stage(read_recipe(), tmp_path_factory.mktemp("image"))
     assert not (tree / "training").exists()
     return tree

@@ -21,6 +21,7 @@ from badbuzz.bundle.manifest import MANIFEST
 from badbuzz.bundle.model import ModelBundle
 from badbuzz.bundle.vocabulary import PAD_ID, Vocabulary
 from badbuzz.text import NormalizationConfig, normalize_many
+from tests.badbuzz_cli import run_badbuzz
 from tests.networks import MAX_LEN, tiny_bilstm
 from tests.shared_data import REPO, shared_sentiment140
 
@@ -211,14 +212,12 @@ def test_train_lstm_command_registers_a_tagged_tflite_version(tmp_path: Path) ->
     if not (data / "sample_train.csv.gz").is_file():
         pytest.skip(f"shared Sentiment140 data not found in {data}")
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BADBUZZ_"))}
-    env.update(BADBUZZ_HOME=str(home), BADBUZZ_SENTIMENT140=str(data))
-    command = [
-        str(Path(sys.executable).parent / "badbuzz"),
+    result = run_badbuzz(
         *("train", "lstm", "--embedding", "word2vec", "--sample", "600", "--epochs", "1"),
-    ]
-    result = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+        home=home,
+        env={"BADBUZZ_SENTIMENT140": str(data)},
+        cwd=tmp_path,
+        timeout=240,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
 

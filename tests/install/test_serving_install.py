@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from badbuzz.bundle.model import ModelBundle
+from tests.badbuzz_cli import run_badbuzz
 from tests.install.serving_venv import largest_packages, read_recipe, serving_venv, size_mb
 from tests.networks import MAX_LEN, real_tweets, tiny_network
 from tests.processes import Server, free_port
@@ -213,6 +214,11 @@ def serve(venv: Path, tmp_path: Path) -> Iterator[Callable[[Path | None], Served
         server.stop()
 
 
+def outside_the_repo() -> dict[str, str]:
+    """The environment of a program of the venv: nothing of the repo on the path (and cwd /)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def run_in(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(venv / "bin" / args[0]), *args[1:]],
@@ -220,8 +226,8 @@ def run_in(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
-        cwd="/",  # nothing of the repo on the path
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        cwd="/",
+        env=outside_the_repo(),
     )
 
 
@@ -233,8 +239,14 @@ def test_the_recipe_is_read_from_the_dockerfile() -> None:
 
 
 def test_the_cli_runs_and_no_training_library_is_installed(venv: Path) -> None:
-    for args in (("badbuzz", "--help"), ("badbuzz", "serve", "--help")):
-        result = run_in(venv, *args)
+    for args in (("--help",), ("serve", "--help")):
+        result = run_badbuzz(
+            *args,
+            home=None,
+            base_env=outside_the_repo(),
+            cwd="/",
+            executable=venv / "bin" / "badbuzz",
+        )
         assert result.returncode == 0, result.stderr
     probe = "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m)])"
     installed = run_in(venv, "python", "-c", probe, *TRAINING_ONLY)
@@ -246,7 +258,13 @@ def test_the_cli_runs_and_no_training_library_is_installed(venv: Path) -> None:
 def test_a_command_of_another_role_says_which_extra_it_needs(
     venv: Path, command: str, extra: str
 ) -> None:
-    result = run_in(venv, "badbuzz", command)
+    result = run_badbuzz(
+        command,
+        home=None,
+        base_env=outside_the_repo(),
+        cwd="/",
+        executable=venv / "bin" / "badbuzz",
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"install badbuzz[{extra}]" in result.stderr.splitlines()[-1]

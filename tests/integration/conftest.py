@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.badbuzz_cli import BADBUZZ, VENV_BIN
 from tests.processes import Server, free_port
 
 from .support import (
-    BADBUZZ,
     MANUAL_TEST_FILE,
     S3,
     S3_KEYS,
     SENTIMENT140,
-    VENV_BIN,
     TrackingServer,
     postgres_or_skip,
     wait_ready,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.badbuzz_cli import run_badbuzz
 from tests.processes import (
     PostgresUnavailable,
     Server,
@@ -24,8 +24,6 @@ from tests.processes import (
 )
 from tests.shared_data import shared_sentiment140
 
-VENV_BIN = Path(sys.executable).parent
-BADBUZZ = VENV_BIN / "badbuzz"
 SENTIMENT140 = shared_sentiment140()
 MANUAL_TEST_FILE = "testdata.manual.2009.06.14.csv"
 S3_KEYS = {
@@ -113,14 +111,13 @@ class Cli:
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """`badbuzz *args`, with `env` added to the user's environment."""
-        return subprocess.run(
-            [str(BADBUZZ), *args],
-            env={**self.env, **env},
+        return run_badbuzz(
+            *args,
+            home=self.home,
+            base_env=self.env,
+            env=env,
             cwd=self.home.parent,
-            capture_output=True,
-            text=True,
             timeout=CLI_TIMEOUT_S,
-            check=False,
         )
 
     def explain(self, result: subprocess.CompletedProcess[str]) -> str:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import BADBUZZ, postgres_or_skip
-from tests.processes import NO_TELEMETRY, clean_env
+from tests.badbuzz_cli import run_badbuzz
+from tests.integration.support import postgres_or_skip
+from tests.processes import NO_TELEMETRY
 from tests.smtp import SmtpServer
 
 MODEL = "tweet-sentiment"
@@ -51,16 +52,8 @@ def database() -> Iterator[str]:
 
 
 def doctor(home: Path, settings: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = clean_env({"BADBUZZ_HOME": str(home), "COLUMNS": "200", **NO_TELEMETRY, **settings})
-    return subprocess.run(
-        [str(BADBUZZ), "doctor", *args],
-        env=env,
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    env = {"COLUMNS": "200", **NO_TELEMETRY, **settings}
+    return run_badbuzz("doctor", *args, home=home, env=env, cwd=home.parent, timeout=180)
 
 
 def line(output: str, check: str) -> str:

@@ -5,7 +5,6 @@ send-test` end to end as a process."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,13 +15,13 @@ import pytest
 from badbuzz.settings import OpsSettings
 from ops.mailer import Mailer, MailError, build_message
 from ops.report import RenderedReport
-from tests.processes import clean_env, free_port
+from tests.badbuzz_cli import run_badbuzz
+from tests.processes import free_port
 from tests.smtp import SmtpServer
 
 MESSAGE_ID = "<alert-0b6f3c9e@badbuzz>"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))  # the bytes travel; nothing decodes them
 RECIPIENTS = ["owner@example.org", "oncall@example.org"]
-BADBUZZ = str(Path(sys.executable).parent / "badbuzz")
 
 
 def report(chart_png: bytes | None = PNG) -> RenderedReport:
@@ -294,12 +293,13 @@ def test_the_server_can_go_down_and_come_back_on_the_same_port(plain: SmtpServer
 
 
 def send_test(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [BADBUZZ, "alerts", "send-test", *args],
-        env=clean_env({"HOME": str(tmp_path), "BADBUZZ_HOME": str(tmp_path / "home"), **env}),
+    return run_badbuzz(
+        "alerts",
+        "send-test",
+        *args,
+        home=tmp_path / "home",
+        env={"HOME": str(tmp_path), **env},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
 

@@ -21,9 +21,8 @@ from badbuzz.errors import DataError
 from badbuzz.settings import OpsSettings
 from ops.brands import BrandMatcher
 from ops.replay import parse_time, read_tweets, replay, write_replay
+from tests.badbuzz_cli import run_badbuzz
 from tests.bundles import write_tiny_sklearn_bundle
-from tests.integration.support import BADBUZZ
-from tests.processes import clean_env
 
 HEADER = ["tweet_id", "airline", "tweet_created", "text"]
 
@@ -34,15 +33,7 @@ def bundle(sentiment140_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = clean_env({"BADBUZZ_HOME": str(home), "COLUMNS": "100"})
-    return subprocess.run(
-        [str(BADBUZZ), "buzz", "replay", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_badbuzz("buzz", "replay", *args, home=home, env={"COLUMNS": "100"}, timeout=180)
 
 
 def test_real_sentiment140_rows_replay_in_time_order_with_a_chart(

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 import textwrap
 import threading
@@ -29,6 +28,7 @@ from ops.digest import record_digest
 from ops.jobs import OpsJobs
 from ops.latency import LatencyRecorder
 from ops.scheduled_retrain import ScheduledRetrain
+from tests.badbuzz_cli import run_badbuzz
 
 CARD = {"name": "tweet-sentiment", "version": "4", "model_family": "logreg"}
 NIGHTLY = "0 3 * * *"
@@ -135,16 +135,14 @@ def test_a_bad_cron_line_is_refused_naming_the_setting(line: str) -> None:
 
 
 def test_serve_stops_at_start_on_a_bad_cron_line_with_one_error_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BADBUZZ_", "MLFLOW_"))}
-    env |= {"BADBUZZ_HOME": str(tmp_path), "BADBUZZ_RETRAIN_CRON": "0 3 * * 8"}
-    started = subprocess.run(
-        [sys.executable, "-c", "from badbuzz.cli import main; main()", "serve", "--port", "1"],
-        env=env,
+    started = run_badbuzz(
+        "serve",
+        "--port",
+        "1",
+        home=tmp_path,
+        env={"BADBUZZ_RETRAIN_CRON": "0 3 * * 8"},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert started.returncode == 2, started.stderr
     lines = started.stderr.strip().splitlines()

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.api.support import API_KEY, Api, start_api
-from tests.integration.support import BADBUZZ
+from tests.badbuzz_cli import BADBUZZ
 from tests.processes import Server, clean_env, free_port
 
 

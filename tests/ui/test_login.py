@@ -6,14 +6,13 @@ banner, which says the login let the run through. The browser test logs in to a 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.integration.support import BADBUZZ
-from tests.processes import clean_env, free_port
+from tests.badbuzz_cli import run_badbuzz
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "ui" / "app.py"
@@ -91,15 +90,14 @@ def test_production_without_a_password_shows_only_why(monkeypatch: pytest.Monkey
 
 
 def test_badbuzz_console_refuses_production_without_a_login(tmp_path: Path) -> None:
-    env = clean_env({"BADBUZZ_ENVIRONMENT": "production", "BADBUZZ_HOME": str(tmp_path)})
-    done = subprocess.run(
-        [str(BADBUZZ), "console", "--port", str(free_port())],
-        env=env,
+    done = run_badbuzz(
+        "console",
+        "--port",
+        str(free_port()),
+        home=tmp_path,
+        env={"BADBUZZ_ENVIRONMENT": "production"},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
     assert done.returncode != 0
     assert "the console cannot start: " in done.stderr

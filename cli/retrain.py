@@ -13,9 +13,9 @@ from rich import box
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from badbuzz.cli.options import DataOption, ManualOption, SampleOption
-from badbuzz.cli.tables import console, errors
 from badbuzz.metric_names import DEFAULT_FLOOR, FLOOR_METRIC, KPI
+from cli.options import DataOption, ManualOption, SampleOption
+from cli.tables import console, errors
 
 if TYPE_CHECKING:
     from training.feedback.challenger import RetrainResult

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from badbuzz.cli.tables import console
+from cli.tables import console
 
 app = typer.Typer(help="The key pair that signs bundles (training) and checks them (the API).")
 

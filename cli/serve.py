@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from badbuzz.cli.console import start_console
+from cli.console import start_console
 
 app = typer.Typer()
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from badbuzz.cli.tables import console, errors
 from badbuzz.errors import UserError
+from cli.tables import console, errors
 
 if TYPE_CHECKING:
     from rich.table import Table

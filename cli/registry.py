@@ -11,15 +11,6 @@ import typer
 from rich import box
 from rich.table import Table
 
-from badbuzz.cli.options import (
-    LabelColumnOption,
-    MetricOption,
-    ModelUriOption,
-    TextColumnOption,
-    champion_uri,
-    client_source,
-)
-from badbuzz.cli.tables import console, threshold_table
 from badbuzz.metric_names import (
     CLIENT_ONLY,
     DEFAULT_FLOOR,
@@ -29,6 +20,15 @@ from badbuzz.metric_names import (
     NEUTRAL_CALLED_POSITIVE,
     floor_metric,
 )
+from cli.options import (
+    LabelColumnOption,
+    MetricOption,
+    ModelUriOption,
+    TextColumnOption,
+    champion_uri,
+    client_source,
+)
+from cli.tables import console, threshold_table
 
 app = typer.Typer()
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from badbuzz.cli.options import (
+from cli.options import (
     DataOption,
     EmbeddingOption,
     EvalDataOption,
@@ -20,8 +20,8 @@ from badbuzz.cli.options import (
     TextColumnOption,
     client_source,
 )
-from badbuzz.cli.tables import console, values_table
-from badbuzz.cli.train import check_embedding, quiet_libraries, show_results, start_run
+from cli.tables import console, values_table
+from cli.train import check_embedding, quiet_libraries, show_results, start_run
 
 app = typer.Typer()
 

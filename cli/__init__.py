@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from badbuzz.cli import (
+from badbuzz.errors import UserError
+from cli import (
     alerts,
     buzz,
     console,
@@ -30,8 +31,7 @@ from badbuzz.cli import (
     train,
     tune,
 )
-from badbuzz.cli.tables import errors
-from badbuzz.errors import UserError
+from cli.tables import errors
 
 app = typer.Typer(
     help="badbuzz: train, track, promote and serve tweet-sentiment models.",

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from badbuzz.cli.options import ModelUriOption, champion_uri
-from badbuzz.cli.tables import console, errors
+from cli.options import ModelUriOption, champion_uri
+from cli.tables import console, errors
 
 if TYPE_CHECKING:
     from badbuzz.settings import TrainingSettings

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
-from badbuzz.cli.options import (
+from badbuzz.errors import DataError
+from badbuzz.metric_names import SelectableMetric
+from badbuzz.text import Stemming
+from cli.options import (
     DataOption,
     EmbeddingOption,
     EvalDataOption,
@@ -29,10 +32,7 @@ from badbuzz.cli.options import (
     client_source,
     comma_separated,
 )
-from badbuzz.cli.tables import client_table, console, results_table
-from badbuzz.errors import DataError
-from badbuzz.metric_names import SelectableMetric
-from badbuzz.text import Stemming
+from cli.tables import client_table, console, results_table
 
 if TYPE_CHECKING:
     from badbuzz.registry import TrackingTarget

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from badbuzz.cli.tables import console
 from badbuzz.errors import UserError
+from cli.tables import console
 
 if TYPE_CHECKING:
     from ops.report import AlertContext

@@ -12,8 +12,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from badbuzz.cli.tables import console
 from badbuzz.doctor.result import Background, CheckResult, Status
+from cli.tables import console
 
 if TYPE_CHECKING:
     from badbuzz.cpu import CpuInfo

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from badbuzz.cli.options import DataOption, SampleOption, SeedOption
-from badbuzz.cli.tables import console
+from cli.options import DataOption, SampleOption, SeedOption
+from cli.tables import console
 
 app = typer.Typer(help="Get and inspect the Sentiment140 data.", no_args_is_help=True)
 
