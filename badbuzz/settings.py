@@ -2,18 +2,31 @@
 
 `BadbuzzSettings` holds what all parts share (the data folder and the folders derived from
 it, the registered model's name, the MLflow server); each part has its own subclass with
-its own fields. Paths are made absolute once, here, relative to the working directory, so
-that no later `chdir`, subprocess or URI conversion sees a relative path.
+its own fields. The ops part's many settings come in groups (SMTP, alerts, latency, outbox,
+digest, retention, retrain, buzz, drift), one field each of `OpsSettings`, under the same
+variable names as ever: `BADBUZZ_SMTP_HOST` is `settings.smtp.host`. Paths are made
+absolute once, here, relative to the working directory, so that no later `chdir`,
+subprocess or URI conversion sees a relative path.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from badbuzz.bundle.model import RuntimeOptions
@@ -106,150 +119,123 @@ class TrainingSettings(BadbuzzSettings):
         return path
 
 
-class OpsSettings(BadbuzzSettings):
-    """The database and the alerting: read by the API process and by `badbuzz alerts`."""
+# The groups of the ops part's settings. Each is one `OpsSettings` field, read from the
+# variables `BADBUZZ_<GROUP>_<FIELD>`: `OpsSettings.smtp.host` is `BADBUZZ_SMTP_HOST`, as it
+# was when they were all flat fields (`smtp_host`). A group is a plain model: only the part's
+# settings read the environment and `.env`, once, so a group built by hand (a test, a
+# bench) holds its defaults and what it is given, nothing else.
+class GroupSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; unset: SQLite file under home."
-    )
-    smtp_host: str | None = Field(default=None, description="Mail server; unset: no mail.")
-    smtp_port: int | None = Field(
+
+class SmtpSettings(GroupSettings):
+    """`BADBUZZ_SMTP_*`: the mail server."""
+
+    host: str | None = Field(default=None, description="Mail server; unset: no mail.")
+    port: int | None = Field(
         default=None, ge=1, le=65535, description="Unset: 25, 587 (starttls) or 465 (ssl)."
     )
-    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_from: str = Field(default="badbuzz@localhost", description="Sender address.")
-    smtp_timeout_s: float = Field(default=10.0, gt=0)
-    alert_to: Annotated[list[str], NoDecode] = Field(
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    user: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(
+        default="badbuzz@localhost",
+        validation_alias="from",  # BADBUZZ_SMTP_FROM: `from` is a Python keyword
+        description="Sender address.",
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"none": 25, "starttls": 587, "ssl": 465}[self.security]
+
+
+class AlertSettings(GroupSettings):
+    """`BADBUZZ_ALERT_*`: who the alerts mail, how many an hour, and the wrong-prediction
+    rule's constants (its cooldown and check interval serve the latency rule too)."""
+
+    to: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Recipients, comma-separated."
     )
-    alert_threshold: int = Field(default=3, ge=1, description="Wrong predictions that alert.")
-    alert_window_seconds: float = Field(default=300, gt=0, description="...within this window.")
-    alert_cooldown_seconds: float = Field(
+    threshold: int = Field(default=3, ge=1, description="Wrong predictions that alert.")
+    window_seconds: float = Field(default=300, gt=0, description="...within this window.")
+    cooldown_seconds: float = Field(
         default=900, ge=0, description="After an alert, the same rule stays quiet this long."
     )
-    alert_check_interval_s: float = Field(
+    check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the rules are evaluated (and at each flag)."
     )
-    latency_p95_ms: float = Field(
-        default=250.0, gt=0, description="p95 of /predict above this raises a latency alert."
-    )
-    latency_window_seconds: float = Field(default=300, gt=0)
-    latency_min_requests: int = Field(
-        default=50, ge=1, description="Fewer /predict requests in the window: no verdict."
-    )
-    alert_mails_per_hour: int = Field(
+    mails_per_hour: int = Field(
         default=10,
         ge=1,
         description="Most alert mails sent in any rolling hour; the surplus is held and listed "
         "in one summary mail once the hour allows (the daily digest is not counted).",
     )
-    outbox_max_backoff_s: float = Field(
-        default=300, gt=0, description="Longest wait between two tries of an unsent mail."
-    )
-    digest_hour_utc: int | None = Field(
-        default=7, ge=0, le=23, description="Hour of the daily digest mail; unset: none."
-    )
-    retention_days: float = Field(
-        default=30, gt=0, description="Predictions older than this are deleted daily."
-    )
-    # The scheduled retrain (ops/scheduled_retrain.py): README "Retraining from feedback".
-    retrain_cron: str | None = Field(
-        default=None,
-        description="When to retrain from the feedback, as a crontab line (UTC), e.g. "
-        "`0 3 * * *`; unset: never. Needs the training install where the API runs.",
-    )
-    retrain_min_new_verdicts: int = Field(
-        default=200,
-        ge=1,
-        description="A scheduled retrain trains only when this many verdicts came in since "
-        "the champion was registered.",
-    )
-    retrain_timeout_s: float = Field(
-        default=3600, gt=0, description="A scheduled retrain running longer is killed."
-    )
-    # The bad-buzz watch (ops/buzz.py): README "The bad-buzz watch" gives each default's reason.
-    brands: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=dict,
-        description="Twitter handles to brands, e.g. `@united=United,@AmericanAir=American`: "
-        "a tweet sent without a brand counts for the first handle it mentions (any case), "
-        "else under `all`.",
-    )
-    buzz_window_seconds: int = Field(
-        default=3600,
-        ge=60,
-        le=86_400,
-        description="Length of the windows negatives are counted in (a divisor of a day).",
-    )
-    buzz_baseline_windows: int = Field(
-        default=168, ge=3, le=10_000, description="Past windows a brand's state keeps."
-    )
-    buzz_min_history_days: int = Field(
-        default=3, ge=1, description="Fewer past days of a brand's tweets: no verdict yet."
-    )
-    buzz_min_daily_tweets: int = Field(
-        default=24,
-        ge=1,
-        description="...each of those days holding at least this many tweets of the brand.",
-    )
-    buzz_min_negatives: int = Field(
-        default=10, ge=1, description="Fewer negatives in a window never make a buzz."
-    )
-    buzz_z: float = Field(
-        default=3.5,
-        gt=0,
-        description="How improbable a window must be: the tail of z standard deviations.",
-    )
-    buzz_min_ratio: float = Field(
-        default=1.5, ge=1, description="...and it holds this many times the expected negatives."
-    )
-    buzz_long_windows: int = Field(
-        default=6, ge=1, le=48, description="Windows summed to see a slow pile-up."
-    )
-    buzz_min_share_rise: float = Field(
-        default=0.10, ge=0, le=1, description="A share this much above usual alerts too."
-    )
-    buzz_cooldown_seconds: float = Field(
-        default=10_800, ge=0, description="After a buzz alert, the brand stays quiet this long."
-    )
-    buzz_grace_seconds: float = Field(
-        default=120, ge=0, description="A window is closed this long after its end (late tweets)."
-    )
-    buzz_check_interval_s: float = Field(
-        default=10.0, gt=0, description="How often the live watch looks at the open windows."
-    )
-    # The drift watch (ops/drift.py): README "Model drift" gives each default's reason.
-    drift_window_seconds: float = Field(
-        default=3600, gt=0, description="The served model's predictions of this long are compared."
-    )
-    drift_min_predictions: int = Field(
-        default=200, ge=1, description="Fewer predictions in the window: no verdict."
-    )
-    drift_psi: float = Field(
-        default=0.25, gt=0, description="PSI of the scores against validation that alerts."
-    )
-    drift_z: float = Field(
-        default=4.0, gt=0, description="|z| of the negative share against validation that alerts."
-    )
-    drift_epsilon: float = Field(
-        default=1e-4, gt=0, lt=0.1, description="Share given to an empty bin in the PSI."
-    )
-    drift_cooldown_seconds: float = Field(
-        default=86_400, ge=0, description="After a drift alert, the rule stays quiet this long."
-    )
-    drift_check_interval_s: float = Field(
-        default=60, ge=0, description="How often the drift rule reads its window."
-    )
 
-    @field_validator("alert_to", mode="before")
+    @field_validator("to", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [address.strip() for address in value.split(",") if address.strip()]
         return value
 
-    @field_validator("retrain_cron", mode="after")
+
+class LatencySettings(GroupSettings):
+    """`BADBUZZ_LATENCY_*`: the latency rule."""
+
+    p95_ms: float = Field(
+        default=250.0, gt=0, description="p95 of /predict above this raises a latency alert."
+    )
+    window_seconds: float = Field(default=300, gt=0)
+    min_requests: int = Field(
+        default=50, ge=1, description="Fewer /predict requests in the window: no verdict."
+    )
+
+
+class OutboxSettings(GroupSettings):
+    """`BADBUZZ_OUTBOX_*`: the mails' retries."""
+
+    max_backoff_s: float = Field(
+        default=300, gt=0, description="Longest wait between two tries of an unsent mail."
+    )
+
+
+class DigestSettings(GroupSettings):
+    """`BADBUZZ_DIGEST_*`: the daily digest mail."""
+
+    hour_utc: int | None = Field(
+        default=7, ge=0, le=23, description="Hour of the daily digest mail; unset: none."
+    )
+
+
+class RetentionSettings(GroupSettings):
+    """`BADBUZZ_RETENTION_*`: how long predictions are kept."""
+
+    days: float = Field(
+        default=30, gt=0, description="Predictions older than this are deleted daily."
+    )
+
+
+class RetrainSettings(GroupSettings):
+    """`BADBUZZ_RETRAIN_*`: the scheduled retrain (ops/scheduled_retrain.py); README
+    "Retraining from feedback"."""
+
+    cron: str | None = Field(
+        default=None,
+        description="When to retrain from the feedback, as a crontab line (UTC), e.g. "
+        "`0 3 * * *`; unset: never. Needs the training install where the API runs.",
+    )
+    min_new_verdicts: int = Field(
+        default=200,
+        ge=1,
+        description="A scheduled retrain trains only when this many verdicts came in since "
+        "the champion was registered.",
+    )
+    timeout_s: float = Field(
+        default=3600, gt=0, description="A scheduled retrain running longer is killed."
+    )
+
+    @field_validator("cron", mode="after")
     @classmethod
     def _crontab(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -267,6 +253,124 @@ class OpsSettings(BadbuzzSettings):
                 "every day; or unset it (no scheduled retrain)"
             ) from None
         return value.strip()
+
+
+class BuzzSettings(GroupSettings):
+    """`BADBUZZ_BUZZ_*`: the bad-buzz watch's detector (ops/buzz.py); README "The bad-buzz
+    watch" gives each default's reason. The brands it watches are `OpsSettings.brands`."""
+
+    window_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86_400,
+        description="Length of the windows negatives are counted in (a divisor of a day).",
+    )
+    baseline_windows: int = Field(
+        default=168, ge=3, le=10_000, description="Past windows a brand's state keeps."
+    )
+    min_history_days: int = Field(
+        default=3, ge=1, description="Fewer past days of a brand's tweets: no verdict yet."
+    )
+    min_daily_tweets: int = Field(
+        default=24,
+        ge=1,
+        description="...each of those days holding at least this many tweets of the brand.",
+    )
+    min_negatives: int = Field(
+        default=10, ge=1, description="Fewer negatives in a window never make a buzz."
+    )
+    z: float = Field(
+        default=3.5,
+        gt=0,
+        description="How improbable a window must be: the tail of z standard deviations.",
+    )
+    min_ratio: float = Field(
+        default=1.5, ge=1, description="...and it holds this many times the expected negatives."
+    )
+    long_windows: int = Field(
+        default=6, ge=1, le=48, description="Windows summed to see a slow pile-up."
+    )
+    min_share_rise: float = Field(
+        default=0.10, ge=0, le=1, description="A share this much above usual alerts too."
+    )
+    cooldown_seconds: float = Field(
+        default=10_800, ge=0, description="After a buzz alert, the brand stays quiet this long."
+    )
+    grace_seconds: float = Field(
+        default=120, ge=0, description="A window is closed this long after its end (late tweets)."
+    )
+    check_interval_s: float = Field(
+        default=10.0, gt=0, description="How often the live watch looks at the open windows."
+    )
+
+    @model_validator(mode="after")
+    def _history_fits_the_baseline(self) -> BuzzSettings:
+        if 86_400 % self.window_seconds:
+            raise ValueError(
+                "BADBUZZ_BUZZ_WINDOW_SECONDS must divide a day (e.g. 900, 1800, 3600, 7200): "
+                "windows are compared with the same time of past days"
+            )
+        if self.min_history_days * 86_400 // self.window_seconds > self.baseline_windows:
+            raise ValueError(
+                "BADBUZZ_BUZZ_BASELINE_WINDOWS must hold BADBUZZ_BUZZ_MIN_HISTORY_DAYS days of "
+                "windows"
+            )
+        return self
+
+
+class DriftSettings(GroupSettings):
+    """`BADBUZZ_DRIFT_*`: the drift watch (ops/drift.py); README "Model drift" gives each
+    default's reason."""
+
+    window_seconds: float = Field(
+        default=3600, gt=0, description="The served model's predictions of this long are compared."
+    )
+    min_predictions: int = Field(
+        default=200, ge=1, description="Fewer predictions in the window: no verdict."
+    )
+    psi: float = Field(
+        default=0.25, gt=0, description="PSI of the scores against validation that alerts."
+    )
+    z: float = Field(
+        default=4.0, gt=0, description="|z| of the negative share against validation that alerts."
+    )
+    epsilon: float = Field(
+        default=1e-4, gt=0, lt=0.1, description="Share given to an empty bin in the PSI."
+    )
+    cooldown_seconds: float = Field(
+        default=86_400, ge=0, description="After a drift alert, the rule stays quiet this long."
+    )
+    check_interval_s: float = Field(
+        default=60, ge=0, description="How often the drift rule reads its window."
+    )
+
+
+class OpsSettings(BadbuzzSettings):
+    """The database and the alerting: read by the API process (which runs the ops jobs) and
+    by `badbuzz alerts`, `badbuzz buzz replay`; one group per concern."""
+
+    # `BADBUZZ_SMTP_HOST` reaches `smtp.host`: after the group's name, the rest of the
+    # variable is the field's name, never split further (`timeout_s`, `window_seconds`).
+    model_config = SettingsConfigDict(env_nested_delimiter="_", env_nested_max_split=1)
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset: SQLite file under home."
+    )
+    brands: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Twitter handles to brands, e.g. `@united=United,@AmericanAir=American`: "
+        "a tweet sent without a brand counts for the first handle it mentions (any case), "
+        "else under `all`. The API attributes tweets with it; the buzz watch counts by it.",
+    )
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    alert: AlertSettings = Field(default_factory=AlertSettings)
+    latency: LatencySettings = Field(default_factory=LatencySettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    buzz: BuzzSettings = Field(default_factory=BuzzSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @field_validator("brands", mode="before")
     @classmethod
@@ -288,33 +392,57 @@ class OpsSettings(BadbuzzSettings):
             brands[f"@{handle.lower()}"] = brand
         return brands
 
-    @model_validator(mode="after")
-    def _history_fits_the_baseline(self) -> OpsSettings:
-        if 86_400 % self.buzz_window_seconds:
-            raise ValueError(
-                "BADBUZZ_BUZZ_WINDOW_SECONDS must divide a day (e.g. 900, 1800, 3600, 7200): "
-                "windows are compared with the same time of past days"
-            )
-        if self.buzz_min_history_days * 86_400 // self.buzz_window_seconds > (
-            self.buzz_baseline_windows
-        ):
-            raise ValueError(
-                "BADBUZZ_BUZZ_BASELINE_WINDOWS must hold BADBUZZ_BUZZ_MIN_HISTORY_DAYS days of "
-                "windows"
-            )
-        return self
-
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'badbuzz.db'}"
 
     @property
-    def smtp_effective_port(self) -> int:
-        return self.smtp_port or {"none": 25, "starttls": 587, "ssl": 465}[self.smtp_security]
-
-    @property
     def mail_configured(self) -> bool:
-        return bool(self.smtp_host and self.alert_to)
+        return bool(self.smtp.host and self.alert.to)
+
+
+GROUPS: dict[str, type[GroupSettings]] = {
+    name: field.annotation
+    for name, field in OpsSettings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, GroupSettings)
+}
+
+
+def setting_name(loc: Sequence[int | str]) -> str:
+    """The setting a validation error's location names, as its variable after `BADBUZZ_`, in
+    lower case: ("smtp", "port") is `smtp_port`. A group's own check (its location the group
+    alone) names its variables in its message: no name."""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in GROUPS:
+        if len(parts) == 1:
+            return ""
+        parts[:2] = [f"{parts[0]}_{parts[1]}"]
+    return ".".join(parts)
+
+
+def variables(kind: type[BaseSettings]) -> dict[str, tuple[str, ...]]:
+    """Every environment variable `kind` reads, and the path of the field it reaches:
+    `BADBUZZ_SMTP_HOST` -> ("smtp", "host"). A field read under other names
+    (`MLFLOW_TRACKING_URI`) is listed under each of them."""
+    prefix = kind.model_config.get("env_prefix", "")
+
+    def names(name: str, field: FieldInfo, within: str) -> list[str]:
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            return [str(choice).upper() for choice in alias.choices]
+        return [f"{within}{alias if isinstance(alias, str) else name}".upper()]
+
+    found: dict[str, tuple[str, ...]] = {}
+    for name, field in kind.model_fields.items():
+        group = GROUPS.get(name)
+        if group is not None:
+            for inner, inner_field in group.model_fields.items():
+                for variable in names(inner, inner_field, f"{prefix}{name}_"):
+                    found[variable] = (name, inner)
+            continue
+        for variable in names(name, field, prefix):
+            found[variable] = (name,)
+    return found
 
 
 class ApiSettings(OpsSettings):

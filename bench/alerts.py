@@ -188,9 +188,9 @@ def main() -> None:
         raise SystemExit(128 + signum)  # so that every server is stopped on the way out
 
     signal.signal(signal.SIGTERM, terminate)
-    from badbuzz.settings import OpsSettings
+    from badbuzz.settings import AlertSettings
 
-    interval = OpsSettings.model_fields["alert_check_interval_s"].default
+    interval = AlertSettings().check_interval_s
     report = AlertReport(interval)
     tmp = Path(tempfile.mkdtemp(prefix="badbuzz-bench-alerts-"))
     began = time.perf_counter()

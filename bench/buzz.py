@@ -147,12 +147,12 @@ def measure_alert_latency(home: Path, trials: int) -> None:
     jobs.start()
     latencies = []
     try:
-        time.sleep(2 * settings.buzz_check_interval_s)  # every brand's baseline learned
+        time.sleep(2 * settings.buzz.check_interval_s)  # every brand's baseline learned
         pause = random.Random(0)
         for trial in range(trials):
             brand = f"Brand{trial}"
             # at a random moment of the check interval, as tweets come
-            time.sleep(pause.uniform(0, settings.buzz_check_interval_s))
+            time.sleep(pause.uniform(0, settings.buzz.check_interval_s))
             with engine.begin() as connection:
                 now = utcnow()
                 connection.execute(
@@ -185,7 +185,7 @@ def measure_alert_latency(home: Path, trials: int) -> None:
     engine.dispose()
     print(
         f"\n2. Crossing tweet stored -> buzz alert recorded ({trials} trials, check every "
-        f"{settings.buzz_check_interval_s:g} s, {len(stored_rows):,} predictions stored)"
+        f"{settings.buzz.check_interval_s:g} s, {len(stored_rows):,} predictions stored)"
     )
     print_table(
         [("", 34), ("seconds", 9)],

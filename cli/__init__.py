@@ -107,10 +107,13 @@ def main() -> None:
         sys.exit(error.exit_code)
     except ValidationError as error:  # a setting read from the environment or .env
         # only the messages: the input itself may be a secret
+        from badbuzz.settings import setting_name
+
         for problem in error.errors():
             message = problem["msg"].removeprefix("Value error, ")
-            if problem["loc"] and not message.startswith("BADBUZZ_"):
-                message = f"BADBUZZ_{str(problem['loc'][0]).upper()}: {message}"
+            name = setting_name(problem["loc"]).split(".")[0]  # the variable, not an item of it
+            if name and not message.startswith("BADBUZZ_"):
+                message = f"BADBUZZ_{name.upper()}: {message}"
             errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         sys.exit(2)
     except ModuleNotFoundError as error:  # e.g. a training command in the serving image

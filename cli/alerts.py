@@ -32,7 +32,7 @@ def send_test(
 
     from pydantic import ValidationError
 
-    from badbuzz.settings import OpsSettings
+    from badbuzz.settings import OpsSettings, setting_name
     from ops.mailer import Mailer, build_message
     from ops.report import render_alert
 
@@ -40,16 +40,18 @@ def send_test(
         settings = OpsSettings()
     except ValidationError as error:
         problems = "; ".join(
-            f"BADBUZZ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+            f"BADBUZZ_{setting_name(e['loc']).upper()}: {e['msg']}" for e in error.errors()
         )
         raise UserError(f"invalid settings: {problems}") from error
     if to is not None:
-        settings = settings.model_copy(update={"alert_to": [to]})
+        settings = settings.model_copy(
+            update={"alert": settings.alert.model_copy(update={"to": [to]})}
+        )
     missing = [
         name
         for name, value in (
-            ("BADBUZZ_SMTP_HOST", settings.smtp_host),
-            ("BADBUZZ_ALERT_TO", settings.alert_to),
+            ("BADBUZZ_SMTP_HOST", settings.smtp.host),
+            ("BADBUZZ_ALERT_TO", settings.alert.to),
         )
         if not value
     ]
@@ -60,7 +62,7 @@ def send_test(
             "(BADBUZZ_ALERT_TO is comma-separated; --to overrides it)"
         )
     mailer = Mailer(settings)
-    context = sample_alert(datetime.now(UTC), settings.alert_threshold)
+    context = sample_alert(datetime.now(UTC), settings.alert.threshold)
     rendered = render_alert(context)
     # so that no one who gets it takes it for a real alert
     rendered = dataclasses.replace(rendered, subject=f"[test] {rendered.subject}")
@@ -68,7 +70,7 @@ def send_test(
     started = time.monotonic()
     mailer.send(message)
     console.print(
-        f"sent to {', '.join(settings.alert_to)} via {mailer.endpoint} "
+        f"sent to {', '.join(settings.alert.to)} via {mailer.endpoint} "
         f"in {time.monotonic() - started:.1f} s",
         markup=False,
         highlight=False,

@@ -96,13 +96,13 @@ def replay_file(
 def _settings() -> OpsSettings:
     from pydantic import ValidationError
 
-    from badbuzz.settings import OpsSettings
+    from badbuzz.settings import OpsSettings, setting_name
 
     try:
         return OpsSettings()
     except ValidationError as error:
         problems = "; ".join(
-            f"BADBUZZ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+            f"BADBUZZ_{setting_name(e['loc']).upper()}: {e['msg']}" for e in error.errors()
         )
         raise UserError(f"invalid settings: {problems}") from error
 

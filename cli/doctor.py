@@ -164,14 +164,14 @@ def api_settings() -> tuple[ApiSettings | None, CheckResult]:
     """The API's settings and their line; when invalid, the API would refuse to start."""
     from pydantic import ValidationError
 
-    from badbuzz.settings import ApiSettings
+    from badbuzz.settings import ApiSettings, setting_name
 
     try:
         settings = ApiSettings()
     except ValidationError as error:
         # only the messages: the input itself may be a (weak) secret
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+            f"{setting_name(e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()
         )
         return None, CheckResult(
             "settings",
@@ -202,7 +202,7 @@ def check_smtp(settings: OpsSettings, timeout_s: float) -> CheckResult:
     """Connect, EHLO, STARTTLS and log in as BADBUZZ_SMTP_* say, then QUIT: no mail sent.
     A mail server that fails is a warning: the API serves, its alerts wait in the outbox."""
 
-    if not settings.smtp_host:
+    if not settings.smtp.host:
         return CheckResult(
             "smtp",
             "skipped",
@@ -214,7 +214,8 @@ def check_smtp(settings: OpsSettings, timeout_s: float) -> CheckResult:
     except ImportError:
         return CheckResult("smtp", "skipped", "not installed (the ops part is not here)")
 
-    short = settings.model_copy(update={"smtp_timeout_s": min(settings.smtp_timeout_s, timeout_s)})
+    smtp = settings.smtp.model_copy(update={"timeout_s": min(settings.smtp.timeout_s, timeout_s)})
+    short = settings.model_copy(update={"smtp": smtp})
     mailer = Mailer(short)
     try:
         mailer.handshake()
@@ -223,7 +224,7 @@ def check_smtp(settings: OpsSettings, timeout_s: float) -> CheckResult:
     steps = ["EHLO", *(["STARTTLS"] if mailer.security == "starttls" else [])]
     steps += ["login"] if mailer.user else []
     detail = f"{mailer.endpoint}: {', '.join(steps)} ok; no mail sent"
-    if not settings.alert_to:
+    if not settings.alert.to:
         return CheckResult("smtp", "warn", detail, "set BADBUZZ_ALERT_TO: no one gets the alerts")
     return CheckResult("smtp", "ok", detail)
 

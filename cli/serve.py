@@ -32,14 +32,14 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from badbuzz.settings import ApiSettings
+    from badbuzz.settings import ApiSettings, setting_name
 
     try:
         settings = ApiSettings()  # refuse to start on bad settings (e.g. a default key)
     except ValidationError as error:
         # only the messages: the input itself may be a (weak) secret
         for problem in error.errors():
-            where = ".".join(str(part) for part in problem["loc"])
+            where = setting_name(problem["loc"])
             typer.echo(f"error: {where + ': ' if where else ''}{problem['msg']}", err=True)
         raise typer.Exit(2) from None
     if workers > 1:

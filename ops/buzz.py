@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import BuzzSettings
 from ops.count_tail import tail_probability, upper_quantile
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ MAX_DISPERSION = 10.0
 
 @dataclass(frozen=True)
 class BuzzRule:
-    """The detector's constants (`OpsSettings.buzz_*`)."""
+    """The detector's constants (`BuzzSettings`, `BADBUZZ_BUZZ_*`)."""
 
     window_s: int
     baseline_windows: int
@@ -74,18 +74,18 @@ class BuzzRule:
     cooldown_s: float
 
     @classmethod
-    def from_settings(cls, settings: OpsSettings) -> BuzzRule:
+    def from_settings(cls, settings: BuzzSettings) -> BuzzRule:
         return cls(
-            window_s=settings.buzz_window_seconds,
-            baseline_windows=settings.buzz_baseline_windows,
-            min_history_days=settings.buzz_min_history_days,
-            min_daily_tweets=settings.buzz_min_daily_tweets,
-            min_negatives=settings.buzz_min_negatives,
-            z=settings.buzz_z,
-            min_ratio=settings.buzz_min_ratio,
-            long_windows=settings.buzz_long_windows,
-            min_share_rise=settings.buzz_min_share_rise,
-            cooldown_s=settings.buzz_cooldown_seconds,
+            window_s=settings.window_seconds,
+            baseline_windows=settings.baseline_windows,
+            min_history_days=settings.min_history_days,
+            min_daily_tweets=settings.min_daily_tweets,
+            min_negatives=settings.min_negatives,
+            z=settings.z,
+            min_ratio=settings.min_ratio,
+            long_windows=settings.long_windows,
+            min_share_rise=settings.min_share_rise,
+            cooldown_s=settings.cooldown_seconds,
         )
 
     @property

@@ -45,9 +45,9 @@ class WatchRun:
 class BuzzWatch:
     def __init__(self, settings: OpsSettings) -> None:
         self.settings = settings
-        self.rule = BuzzRule.from_settings(settings)
+        self.rule = BuzzRule.from_settings(settings.buzz)
         self.detector = BuzzDetector(self.rule)
-        self.grace = timedelta(seconds=settings.buzz_grace_seconds)
+        self.grace = timedelta(seconds=settings.buzz.grace_seconds)
 
     def scan(self, connection: Connection, now: datetime) -> WatchRun:
         """Close what ended, judge what is open; the states are not stored yet."""

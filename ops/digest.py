@@ -35,7 +35,7 @@ def record_digest(
     queue its mail, then write it to the reports folder; None if this day's digest was
     already queued."""
     with engine.connect() as connection:
-        context = digest_context(connection, now, model_card, settings.retrain_cron)
+        context = digest_context(connection, now, model_card, settings.retrain.cron)
     rendered = render(context)
     message = build_message(rendered, settings, f"<digest-{now:%Y%m%d}@badbuzz>")
     with engine.begin() as connection:

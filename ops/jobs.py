@@ -84,34 +84,34 @@ class OpsJobs:
         self.model_card = model_card
         self.latency = latency
         # a dead holder's work resumes within a few check intervals
-        self.lease = Lease(engine, LEASE, max(10.0, 5 * settings.alert_check_interval_s))
+        self.lease = Lease(engine, LEASE, max(10.0, 5 * settings.alert.check_interval_s))
         self.rules: list[Rule] = [
             ErrorWindow(
-                settings.alert_threshold,
-                settings.alert_window_seconds,
-                settings.alert_cooldown_seconds,
+                settings.alert.threshold,
+                settings.alert.window_seconds,
+                settings.alert.cooldown_seconds,
             ),
             LatencyRule(
-                settings.latency_p95_ms / 1000,
-                settings.latency_window_seconds,
-                settings.latency_min_requests,
-                settings.alert_cooldown_seconds,
+                settings.latency.p95_ms / 1000,
+                settings.latency.window_seconds,
+                settings.latency.min_requests,
+                settings.alert.cooldown_seconds,
             ),
             DriftRule(
                 served_reference,
-                settings.drift_psi,
-                settings.drift_z,
-                settings.drift_window_seconds,
-                settings.drift_min_predictions,
-                settings.drift_epsilon,
-                settings.drift_cooldown_seconds,
-                settings.drift_check_interval_s,
+                settings.drift.psi,
+                settings.drift.z,
+                settings.drift.window_seconds,
+                settings.drift.min_predictions,
+                settings.drift.epsilon,
+                settings.drift.cooldown_seconds,
+                settings.drift.check_interval_s,
             ),
         ]
         self.buzz = BuzzWatch(settings)
         self.retrain = (
             ScheduledRetrain(settings, engine, holder=self.lease.holder)
-            if settings.retrain_cron
+            if settings.retrain.cron
             else None
         )
         self.mailer = Mailer(settings) if settings.mail_configured else None
@@ -130,8 +130,8 @@ class OpsJobs:
                 self.settings.reports_dir,
             )
         jobs: list[tuple[Callable[[], object], str, dict[str, Any]]] = [
-            (self.check_rules, "alert-rules", {"seconds": self.settings.alert_check_interval_s}),
-            (self.check_buzz, "buzz", {"seconds": self.settings.buzz_check_interval_s}),
+            (self.check_rules, "alert-rules", {"seconds": self.settings.alert.check_interval_s}),
+            (self.check_buzz, "buzz", {"seconds": self.settings.buzz.check_interval_s}),
             (self.deliver, "outbox", {"seconds": OUTBOX_INTERVAL_S}),
             (self.flush_latency, "latency", {"seconds": LATENCY_FLUSH_INTERVAL_S}),
             (self.clean_up, "retention", {"hours": 1}),
@@ -140,11 +140,11 @@ class OpsJobs:
             self.scheduler.add_job(
                 work, "interval", id=name, max_instances=1, coalesce=True, **every
             )
-        if self.settings.digest_hour_utc is not None:
+        if self.settings.digest.hour_utc is not None:
             self.scheduler.add_job(
                 self.send_digest,
                 "cron",
-                hour=self.settings.digest_hour_utc,
+                hour=self.settings.digest.hour_utc,
                 id="digest",
                 max_instances=1,
                 coalesce=True,
@@ -156,7 +156,7 @@ class OpsJobs:
         """The retrain job where `badbuzz retrain` can run; else say once what to do."""
         if self.retrain is None or self.retrain.trigger is None:
             return
-        cron, enough = self.settings.retrain_cron, self.settings.retrain_min_new_verdicts
+        cron, enough = self.settings.retrain.cron, self.settings.retrain.min_new_verdicts
         if missing := missing_training():
             log.warning(
                 "BADBUZZ_RETRAIN_CRON is set, but retraining cannot run in this install: it "
@@ -290,11 +290,11 @@ class OpsJobs:
             deliver_due(
                 self.engine,
                 self.mailer,
-                self.settings.alert_to,
-                self.settings.outbox_max_backoff_s,
+                self.settings.alert.to,
+                self.settings.outbox.max_backoff_s,
                 runner=self.lease.holder,
                 keep_lease=self.lease.acquire,
-                mails_per_hour=self.settings.alert_mails_per_hour,
+                mails_per_hour=self.settings.alert.mails_per_hour,
             )
 
     def flush_latency(self) -> None:
@@ -319,12 +319,12 @@ class OpsJobs:
         if not self.lease.acquire():
             return
         now = utcnow()
-        cutoff = now - timedelta(days=self.settings.retention_days)
+        cutoff = now - timedelta(days=self.settings.retention.days)
         with self.engine.begin() as connection:
             gone = connection.execute(
                 delete(predictions).where(predictions.c.created_at < cutoff)
             ).rowcount
-        window = max(self.settings.latency_window_seconds, 86_400)
+        window = max(self.settings.latency.window_seconds, 86_400)
         forget_before(self.engine, now - timedelta(seconds=window))
         if gone:
             log.info("retention: deleted %d predictions older than %s", gone, cutoff)

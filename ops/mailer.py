@@ -61,9 +61,9 @@ def build_message(rendered: RenderedReport, settings: OpsSettings, message_id: s
     if not (message_id.startswith("<") and message_id.endswith(">") and "@" in message_id):
         raise ValueError(f"a Message-ID looks like <local@domain>, not {message_id!r}")
     message = EmailMessage()
-    message["From"] = settings.smtp_from
-    if settings.alert_to:
-        message["To"] = ", ".join(settings.alert_to)
+    message["From"] = settings.smtp.sender
+    if settings.alert.to:
+        message["To"] = ", ".join(settings.alert.to)
     message["Subject"] = rendered.subject
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -91,14 +91,14 @@ class Mailer:
     """
 
     def __init__(self, settings: OpsSettings, ssl_context: ssl.SSLContext | None = None) -> None:
-        if not settings.smtp_host:
+        if not settings.smtp.host:
             raise UserError("BADBUZZ_SMTP_HOST is not set: there is no mail server to send to")
-        self.host = settings.smtp_host
-        self.port = settings.smtp_effective_port
-        self.security = settings.smtp_security
-        self.timeout_s = settings.smtp_timeout_s
-        self.user = settings.smtp_user
-        self._password = settings.smtp_password
+        self.host = settings.smtp.host
+        self.port = settings.smtp.effective_port
+        self.security = settings.smtp.security
+        self.timeout_s = settings.smtp.timeout_s
+        self.user = settings.smtp.user
+        self._password = settings.smtp.password
         self._ssl_context = ssl_context or ssl.create_default_context()
 
     @property

@@ -231,7 +231,7 @@ def detect(
     """Run the live watch's detector over tweets in time order, each negative or not (a
     model's calls, or people's labels to judge the detector alone)."""
     started = time.perf_counter() if started is None else started
-    stream = StreamDetector(BuzzDetector(BuzzRule.from_settings(settings)))
+    stream = StreamDetector(BuzzDetector(BuzzRule.from_settings(settings.buzz)))
     buzzes = []
     for tweet, is_negative in zip(tweets, negatives, strict=True):
         if buzz := stream.observe(tweet.brand, tweet.at, is_negative):

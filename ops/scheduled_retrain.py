@@ -75,8 +75,8 @@ class ScheduledRetrain:
         self.engine = engine
         self.lease = Lease(engine, LEASE, LEASE_TTL_S, holder)
         self.command = list(command)  # `--min-new-feedback N --outcome-file F` are added
-        self.timeout_s = settings.retrain_timeout_s
-        cron = settings.retrain_cron
+        self.timeout_s = settings.retrain.timeout_s
+        cron = settings.retrain.cron
         self.trigger = None if cron is None else CronTrigger.from_crontab(cron, timezone=UTC)
         self._stopping = threading.Event()
 
@@ -171,7 +171,7 @@ class ScheduledRetrain:
         command = [
             *self.command,
             "--min-new-feedback",
-            str(self.settings.retrain_min_new_verdicts),
+            str(self.settings.retrain.min_new_verdicts),
             "--outcome-file",
             str(outcome_file),
         ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import OpsSettings, RetrainSettings
 from ops.database import connect
 from ops.scheduled_retrain import RETRAIN, ScheduledRetrain
 
@@ -38,7 +38,7 @@ def test_the_scheduled_retrain_skips_then_retrains_for_real(
     for name, value in cli.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
-    settings = OpsSettings(retrain_cron="0 3 * * *", retrain_min_new_verdicts=100)
+    settings = OpsSettings(retrain=RetrainSettings(cron="0 3 * * *", min_new_verdicts=100))
     engine = connect(settings.resolved_database_url)
     tweets = travel_tweets(sentiment140)
 

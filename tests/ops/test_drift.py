@@ -158,13 +158,13 @@ def rule(served: tuple[str, dict[str, Any] | None] | None) -> DriftRule:
     defaults = OpsSettings()
     return DriftRule(
         lambda: served,
-        defaults.drift_psi,
-        defaults.drift_z,
-        defaults.drift_window_seconds,
-        defaults.drift_min_predictions,
-        defaults.drift_epsilon,
-        defaults.drift_cooldown_seconds,
-        defaults.drift_check_interval_s,
+        defaults.drift.psi,
+        defaults.drift.z,
+        defaults.drift.window_seconds,
+        defaults.drift.min_predictions,
+        defaults.drift.epsilon,
+        defaults.drift.cooldown_seconds,
+        defaults.drift.check_interval_s,
     )
 
 

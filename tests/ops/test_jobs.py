@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import AlertSettings, OpsSettings, RetentionSettings, SmtpSettings
 from ops.database import connect, feedback, new_id, outbox, predictions, utcnow
 from ops.digest import record_digest
 from ops.jobs import OpsJobs, RenderFailed
@@ -32,7 +32,11 @@ CARD = {"name": "tweet-sentiment", "version": "7", "model_family": "logreg"}
 
 @pytest.fixture
 def settings(tmp_path: Path) -> OpsSettings:
-    return OpsSettings(home=tmp_path, alert_to=["oncall@airline.example"], retention_days=2)
+    return OpsSettings(
+        home=tmp_path,
+        alert=AlertSettings(to=["oncall@airline.example"]),
+        retention=RetentionSettings(days=2),
+    )
 
 
 @pytest.fixture
@@ -110,14 +114,14 @@ def test_two_deliveries_at_once_in_one_process_send_a_message_once(tmp_path: Pat
         env = server.env()
         settings = OpsSettings(
             home=tmp_path,
-            smtp_host=env["BADBUZZ_SMTP_HOST"],
-            smtp_port=int(env["BADBUZZ_SMTP_PORT"]),
-            smtp_security="none",
-            alert_to=["oncall@airline.example"],
+            smtp=SmtpSettings(
+                host=env["BADBUZZ_SMTP_HOST"], port=int(env["BADBUZZ_SMTP_PORT"]), security="none"
+            ),
+            alert=AlertSettings(to=["oncall@airline.example"]),
         )
         engine = connect(settings.resolved_database_url)
         message = EmailMessage()
-        message["From"] = settings.smtp_from
+        message["From"] = settings.smtp.sender
         message["Subject"] = "one alert"
         message["Message-ID"] = "<alert-once@badbuzz>"
         message.set_content("one report")

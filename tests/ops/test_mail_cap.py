@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import AlertSettings, OpsSettings, SmtpSettings
 from ops import outbox as outbox_module
 from ops.alerts import recent_alerts, store_alert
 from ops.database import connect, new_id, outbox, utcnow
@@ -96,9 +96,8 @@ def settings_for(tmp_path: Path) -> OpsSettings:
     return OpsSettings(  # type: ignore[call-arg]
         _env_file=None,
         home=tmp_path,
-        smtp_from="badbuzz@airline.example",
-        alert_to=RECIPIENTS,
-        alert_mails_per_hour=CAP,
+        smtp=SmtpSettings(sender="badbuzz@airline.example"),
+        alert=AlertSettings(to=RECIPIENTS, mails_per_hour=CAP),
     )
 
 
@@ -365,11 +364,8 @@ def test_the_jobs_deliver_under_the_cap_of_the_settings(smtp: SmtpServer, tmp_pa
     settings = OpsSettings(  # type: ignore[call-arg]
         _env_file=None,
         home=tmp_path,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        smtp_security="none",
-        alert_to=RECIPIENTS,
-        alert_mails_per_hour=2,
+        smtp=SmtpSettings(host=smtp.host, port=smtp.port, security="none"),
+        alert=AlertSettings(to=RECIPIENTS, mails_per_hour=2),
     )
     engine = connect(settings.resolved_database_url)
     alerts = burst(engine, settings, 3)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import AlertSettings, OpsSettings, SmtpSettings
 from ops.mailer import Mailer, MailError, build_message
 from ops.report import RenderedReport
 from tests.badbuzz_cli import run_badbuzz
@@ -34,23 +34,24 @@ def report(chart_png: bytes | None = PNG) -> RenderedReport:
     )
 
 
-def settings_for(server: SmtpServer | None = None, **overrides: Any) -> OpsSettings:
-    """Settings that point at `server`, nothing read from the environment or a .env file."""
-    values: dict[str, Any] = {
-        "smtp_from": "badbuzz@example.org",
-        "alert_to": RECIPIENTS,
-        "smtp_timeout_s": 5.0,
-    }
+def settings_for(
+    server: SmtpServer | None = None, to: list[str] = RECIPIENTS, **overrides: Any
+) -> OpsSettings:
+    """Settings that point at `server` (`overrides`: of `SmtpSettings`), nothing read from the
+    environment or a .env file."""
+    values: dict[str, Any] = {"sender": "badbuzz@example.org", "timeout_s": 5.0}
     if server is not None:
         values |= {
-            "smtp_host": server.host,
-            "smtp_port": server.port,
-            "smtp_security": server.security,
-            "smtp_user": server.user,
-            "smtp_password": server.password,
+            "host": server.host,
+            "port": server.port,
+            "security": server.security,
+            "user": server.user,
+            "password": server.password,
         }
     values |= overrides
-    return OpsSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return OpsSettings(  # type: ignore[call-arg]
+        _env_file=None, smtp=SmtpSettings(**values), alert=AlertSettings(to=to)
+    )
 
 
 def send(server: SmtpServer, **overrides: Any) -> None:
@@ -114,7 +115,7 @@ def test_without_a_chart_the_html_stands_alone() -> None:
 
 def test_without_recipients_the_message_has_no_to_and_the_mailer_says_what_to_set() -> None:
     # The outbox stores such a message and adds the recipients of the day it sends it.
-    settings = settings_for(alert_to=[], smtp_host="127.0.0.1")
+    settings = settings_for(to=[], host="127.0.0.1")
     message = build_message(report(), settings, MESSAGE_ID)
     assert message["To"] is None
     with pytest.raises(MailError, match="BADBUZZ_ALERT_TO") as raised:
@@ -165,7 +166,7 @@ def test_login_with_the_right_password_sends(security: str) -> None:
 
 def test_a_wrong_password_is_an_auth_failure_that_names_the_settings() -> None:
     with SmtpServer(user="alerts", password="s3cret") as server:
-        error = failure(server, smtp_password="wrong-one")
+        error = failure(server, password="wrong-one")
     assert error.kind == "auth"
     assert not error.retryable
     assert "BADBUZZ_SMTP_PASSWORD" in str(error)
@@ -177,7 +178,7 @@ def test_the_handshake_logs_in_and_sends_nothing_or_fails_as_send_would() -> Non
     with SmtpServer(security="starttls", user="alerts", password="s3cret") as server:
         context = server.client_ssl_context()
         Mailer(settings_for(server), ssl_context=context).handshake()
-        wrong = Mailer(settings_for(server, smtp_password="wrong-one"), ssl_context=context)
+        wrong = Mailer(settings_for(server, password="wrong-one"), ssl_context=context)
         with pytest.raises(MailError) as raised:
             wrong.handshake()
     assert raised.value.kind == "auth" and "BADBUZZ_SMTP_PASSWORD" in str(raised.value)
@@ -186,27 +187,27 @@ def test_the_handshake_logs_in_and_sends_nothing_or_fails_as_send_would() -> Non
 
 def test_no_login_where_the_server_requires_one_says_to_set_the_user() -> None:
     with SmtpServer(user="alerts", password="s3cret") as server:
-        error = failure(server, smtp_user=None, smtp_password=None)
+        error = failure(server, user=None, password=None)
     assert error.kind == "auth"
     assert "BADBUZZ_SMTP_USER" in str(error)
 
 
 def test_a_port_with_nothing_listening_is_refused_and_retryable() -> None:
-    error = failure(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none")
+    error = failure(host="127.0.0.1", port=free_port(), security="none")
     assert error.kind == "refused"
     assert error.retryable
     assert "BADBUZZ_SMTP_PORT" in str(error)
 
 
 def test_an_unresolvable_host_is_a_dns_failure() -> None:
-    error = failure(smtp_host="no-such-host.invalid", smtp_port=25, smtp_security="none")
+    error = failure(host="no-such-host.invalid", port=25, security="none")
     assert error.kind == "dns"
     assert "no-such-host.invalid" in str(error)
     assert "BADBUZZ_SMTP_HOST" in str(error)
 
 
 def test_starttls_asked_of_a_server_without_it_is_a_tls_failure(plain: SmtpServer) -> None:
-    error = failure(plain, smtp_security="starttls")
+    error = failure(plain, security="starttls")
     assert error.kind == "tls"
     assert "STARTTLS" in str(error)
     assert "BADBUZZ_SMTP_SECURITY" in str(error)
@@ -214,7 +215,7 @@ def test_starttls_asked_of_a_server_without_it_is_a_tls_failure(plain: SmtpServe
 
 
 def test_ssl_to_a_plain_server_is_a_tls_failure(plain: SmtpServer) -> None:
-    error = failure(plain, smtp_security="ssl")
+    error = failure(plain, security="ssl")
     assert error.kind == "tls"
     assert "BADBUZZ_SMTP_SECURITY" in str(error)
 
@@ -231,7 +232,7 @@ def test_a_certificate_from_an_unknown_ca_is_not_trusted() -> None:
 
 def test_no_starttls_where_the_server_requires_it_says_to_turn_it_on() -> None:
     with SmtpServer(security="starttls") as server:
-        error = failure(server, smtp_security="none")
+        error = failure(server, security="none")
     assert error.kind == "tls"
     assert "BADBUZZ_SMTP_SECURITY=starttls" in str(error)
 
@@ -239,7 +240,7 @@ def test_no_starttls_where_the_server_requires_it_says_to_turn_it_on() -> None:
 def test_a_silent_server_times_out_and_says_to_check_the_security() -> None:
     # starttls spoken to an SSL port: the server waits for a TLS hello that never comes
     with SmtpServer(security="ssl") as server:
-        error = failure(server, smtp_security="starttls", smtp_timeout_s=0.5)
+        error = failure(server, security="starttls", timeout_s=0.5)
     assert error.kind == "timeout"
     assert error.retryable
     assert "BADBUZZ_SMTP_SECURITY" in str(error)

@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import OperationalError
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import AlertSettings, OpsSettings, SmtpSettings
 from ops.database import as_utc, connect, outbox, utcnow
 from ops.lease import Lease
 from ops.mailer import Mailer
@@ -41,15 +41,12 @@ class CountingMailer(Mailer):
     """A real Mailer that notes each send (Message-ID, envelope) and can be slow."""
 
     def __init__(self, server: SmtpServer, delay_s: float = 0.0, **settings: Any) -> None:
-        values: dict[str, Any] = {
-            "smtp_host": server.host,
-            "smtp_port": server.port,
-            "smtp_security": "none",
-            "smtp_timeout_s": 5.0,
-            "alert_to": RECIPIENTS,
-            **settings,
-        }
-        super().__init__(OpsSettings(_env_file=None, **values))  # type: ignore[call-arg]
+        smtp = SmtpSettings(
+            **{"host": server.host, "port": server.port, "security": "none", "timeout_s": 5.0}
+            | settings
+        )
+        ops = OpsSettings(_env_file=None, smtp=smtp, alert=AlertSettings(to=RECIPIENTS))  # type: ignore[call-arg]
+        super().__init__(ops)
         self.delay_s = delay_s
         self.sends: list[tuple[str, list[str]]] = []
 
@@ -197,13 +194,13 @@ def test_a_failure_of_the_settings_waits_and_ends_the_run(engine: Engine) -> Non
     """A wrong password is not the mail's fault: the mail waits for the fixed settings (up
     to the give-up age), and the next mails are not each refused the same way."""
     with SmtpServer(user="alerts", password="s3cret") as server:
-        mailer = CountingMailer(server, smtp_user="alerts", smtp_password="wrong")
+        mailer = CountingMailer(server, user="alerts", password="wrong")
         first = mail(engine, "alert-first")
         mail(engine, "alert-second")
         delivery = deliver(engine, mailer)
         assert (delivery.failed, delivery.dead) == (1, 0)
         assert [sent for sent, _ in mailer.sends] == [first]
-        fixed = CountingMailer(server, smtp_user="alerts", smtp_password="s3cret")
+        fixed = CountingMailer(server, user="alerts", password="s3cret")
         time.sleep(MAX_BACKOFF_S * 2)
         assert deliver(engine, fixed).sent == 2
         assert sorted(received_ids(server)) == ["<alert-first@badbuzz>", "<alert-second@badbuzz>"]

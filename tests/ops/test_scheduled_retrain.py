@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from badbuzz.settings import OpsSettings
+from badbuzz.settings import AlertSettings, OpsSettings, RetrainSettings
 from ops import scheduled_retrain
 from ops.database import connect, new_id, outbox, retrain_runs, utcnow
 from ops.digest import record_digest
@@ -43,7 +43,11 @@ PROMOTED = {
 @pytest.fixture
 def settings(tmp_path: Path) -> OpsSettings:
     (tmp_path / "home").mkdir()
-    return OpsSettings(home=tmp_path / "home", retrain_cron=NIGHTLY, alert_to=["ops@example"])
+    return OpsSettings(
+        home=tmp_path / "home",
+        retrain=RetrainSettings(cron=NIGHTLY),
+        alert=AlertSettings(to=["ops@example"]),
+    )
 
 
 @pytest.fixture
@@ -131,7 +135,7 @@ def test_a_bad_cron_line_is_refused_naming_the_setting(line: str) -> None:
     with pytest.raises(
         ValidationError, match=re.escape(f"BADBUZZ_RETRAIN_CRON '{line}' is not a crontab")
     ):
-        OpsSettings(retrain_cron=line)
+        RetrainSettings(cron=line)
 
 
 def test_serve_stops_at_start_on_a_bad_cron_line_with_one_error_line(tmp_path: Path) -> None:
@@ -179,7 +183,9 @@ def test_where_training_is_not_installed_the_log_says_so_once_and_no_job_runs(
 def test_too_few_new_verdicts_is_recorded_as_skipped(
     tmp_path: Path, settings: OpsSettings, engine: Engine
 ) -> None:
-    settings = settings.model_copy(update={"retrain_min_new_verdicts": 250})
+    settings = settings.model_copy(
+        update={"retrain": settings.retrain.model_copy(update={"min_new_verdicts": 250})}
+    )
     reason = (
         "12 new verdicts since version 4, the champion, was registered (2026-12-01 03:00 UTC);"
         " --min-new-feedback is 250: nothing to do."
@@ -267,7 +273,9 @@ def test_a_failed_run_is_recorded_with_its_reason_and_not_retried(
 def test_a_run_past_its_timeout_is_killed_and_recorded(
     tmp_path: Path, settings: OpsSettings, engine: Engine
 ) -> None:
-    settings = settings.model_copy(update={"retrain_timeout_s": 1.0})
+    settings = settings.model_copy(
+        update={"retrain": settings.retrain.model_copy(update={"timeout_s": 1.0})}
+    )
     program = fake_retrain(tmp_path, "time.sleep(120)")
     started = time.monotonic()
 
