@@ -86,8 +86,8 @@ def test_a_user_error_is_one_line_and_its_exit_code(tmp_path: Path) -> None:
 def test_torch_threads_are_the_option_else_the_training_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cli.train import torch_threads
     from badbuzz.settings import TrainingSettings
+    from cli.train import torch_threads
 
     monkeypatch.chdir(tmp_path)  # no .env
     monkeypatch.delenv("BADBUZZ_TORCH_THREADS", raising=False)
