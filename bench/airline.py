@@ -16,11 +16,14 @@ MANUAL = SHARED / "sentiment140" / "testdata.manual.2009.06.14.csv"
 LABEL_COLUMN = "airline_sentiment"
 
 
-def airline_tweets() -> pd.DataFrame:
+def airline_tweets(keep_neutral: bool = False) -> pd.DataFrame:
     """The export's negative and positive tweets (text, label 0/1, created: UTC), oldest
-    first, as a client's verdicts would arrive."""
+    first, as a client's verdicts would arrive; with `keep_neutral`, its neutral ones too
+    (label -1)."""
     client = read_client(ClientSource(AIRLINE, "text", LABEL_COLUMN)).frame
     times = pd.read_csv(AIRLINE, usecols=["tweet_created"], dtype=str)["tweet_created"]
     created = pd.to_datetime(times.iloc[client.index], utc=True)
     client = client.assign(created=created.to_numpy())
-    return client[client["label"] >= 0].sort_values("created", kind="stable").reset_index(drop=True)
+    if not keep_neutral:
+        client = client[client["label"] >= 0]
+    return client.sort_values("created", kind="stable").reset_index(drop=True)

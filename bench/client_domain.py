@@ -21,8 +21,12 @@ the test tweets. Recipes:
 Weights `--weights` are tried at 1,000 verdicts; every other N is run at the recipe's default
 weight in `badbuzz retrain` (`DEFAULT_WEIGHTS`, chosen from this table). Prints one table
 (Markdown rows): the recipe, Sentiment140 tweets, verdicts N, weight w, the threshold, the
-test days' accuracy, negative recall and positive precision, the manual set's accuracy, and
-the seconds of the fit, out-of-fold threshold and scoring.
+test days' accuracy, negative recall and positive precision, the manual set's accuracy; the
+neutral tweets of the test days called negative (neu->neg); the neutral band training would
+choose (`choose_neutral_band`) on the three labels of the days before the test (N > 0: some
+of them were fitted on), and on the test days with it the neutral tweets still called
+negative and the negatives it calls neutral; the seconds of the fit, out-of-fold threshold,
+scoring and band.
 
     python -m bench.client_domain [--sample 25000] [--encoder-sample 125482] \
         [--weights 1,5,10,20,50] [--counts 250,500,1000,2000] [--cache /tmp/badbuzz-embeddings]
@@ -41,12 +45,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from badbuzz.metric_names import NEUTRAL_CALLED_NEGATIVE
 from bench.airline import MANUAL, SENTIMENT140, airline_tweets
 from training.classical.search import search_best_params
 from training.data.sentiment140 import read_sentiment140
 from training.data.split import Split, split_dataset, stratified_sample
 from training.encoder.head import EncoderConfig
 from training.evaluation.metrics import evaluate_scores
+from training.evaluation.neutral import NEGATIVES_CALLED_NEUTRAL, band_metrics, choose_neutral_band
 from training.evaluation.thresholds import choose_client_threshold, choose_threshold
 from training.feedback.encoder_recipe import EncoderRecipe
 from training.feedback.ensemble_recipe import EnsembleRecipe
@@ -60,7 +66,10 @@ from training.feedback.recipe import Recipe, tfidf_logreg_recipe
 from training.feedback.recipes import DEFAULT_SEED, DEFAULT_WEIGHTS
 
 SEED = DEFAULT_SEED
-COLUMNS = ("recipe", "S140", "N", "w", "thr", "acc", "neg rec", "pos prec", "man acc", "s")
+COLUMNS = (
+    "recipe", "S140", "N", "w", "thr", "acc", "neg rec", "pos prec", "man acc",
+    "neu->neg", "band", "neu->neg band", "neg->neu", "s",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,8 @@ class Prepared:
     test_labels: np.ndarray
     manual: np.ndarray
     manual_labels: np.ndarray
+    neutral_earlier: np.ndarray  # the neutral tweets of the verdicts' days
+    neutral_later: np.ndarray  # the neutral tweets of the test days
 
 
 def prepare(
@@ -88,6 +99,7 @@ def prepare(
     verdicts: pd.DataFrame,
     test: pd.DataFrame,
     manual: pd.DataFrame,
+    neutral: tuple[pd.DataFrame, pd.DataFrame],
 ) -> Prepared:
     def features(frame: pd.DataFrame) -> np.ndarray:
         return recipe.features(frame["text"].tolist(), progress=label)
@@ -105,6 +117,8 @@ def prepare(
         test["label"].to_numpy(),
         features(manual),
         manual["label"].to_numpy(),
+        features(neutral[0]),
+        features(neutral[1]),
     )
 
 
@@ -128,7 +142,8 @@ def run(prepared: Prepared, verdicts: int, weight: float) -> dict[str, object]:
         ).threshold
     else:
         threshold = choose_threshold(prepared.validation_labels, validation)
-    test = evaluate_scores(prepared.test_labels, recipe.score(fitted, prepared.test), threshold)
+    test_scores = recipe.score(fitted, prepared.test)
+    test = evaluate_scores(prepared.test_labels, test_scores, threshold)
     manual = evaluate_scores(
         prepared.manual_labels, recipe.score(fitted, prepared.manual), threshold
     )
@@ -142,7 +157,34 @@ def run(prepared: Prepared, verdicts: int, weight: float) -> dict[str, object]:
         "neg rec": test.metrics["negative_recall"],
         "pos prec": test.metrics["positive_precision"],
         "man acc": manual.metrics["accuracy"],
+        **neutral_figures(prepared, fitted, threshold, test_scores),
         "s": time.perf_counter() - started,
+    }
+
+
+def neutral_figures(
+    prepared: Prepared, fitted: object, threshold: float, test_scores: np.ndarray
+) -> dict[str, object]:
+    """The neutral band as training chooses it (`choose_neutral_band`), on the three labels of
+    the verdicts' days, and what it does on the test days: the neutral tweets called negative
+    without and with it, and the negatives it calls neutral."""
+    recipe = prepared.recipe
+    earlier = np.r_[
+        recipe.score(fitted, prepared.verdicts), recipe.score(fitted, prepared.neutral_earlier)
+    ]
+    earlier_labels = np.r_[prepared.verdict_labels, np.full(len(prepared.neutral_earlier), -1)]
+    band = choose_neutral_band(earlier_labels, earlier, threshold)
+    later = np.r_[test_scores, recipe.score(fitted, prepared.neutral_later)]
+    labels = np.r_[prepared.test_labels, np.full(len(prepared.neutral_later), -1)]
+    without = float(np.mean(later[labels == -1] < threshold))
+    if band is None:
+        return {"neu->neg": without, "band": "-", "neu->neg band": "-", "neg->neu": "-"}
+    figures = band_metrics(labels, later, threshold, band)
+    return {
+        "neu->neg": without,
+        "band": f"{band[0]:.2f}-{band[1]:.2f}",
+        "neu->neg band": figures[f"{NEUTRAL_CALLED_NEGATIVE}_with_band"],
+        "neg->neu": figures[NEGATIVES_CALLED_NEUTRAL],
     }
 
 
@@ -202,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     last_day = tweets["created"].iloc[max(counts) - 1].normalize()
     later = tweets["created"] >= last_day + pd.Timedelta(days=1)
     verdicts, test = tweets[~later].reset_index(drop=True), tweets[later].reset_index(drop=True)
+    mentions = airline_tweets(keep_neutral=True)
+    neutral = mentions[mentions["label"] == -1]
+    test_days = neutral["created"] >= last_day + pd.Timedelta(days=1)
+    neutral_parts = (neutral[~test_days], neutral[test_days])
     manual = read_sentiment140(MANUAL, keep_neutral=True)
     manual = manual[manual["label"] >= 0].reset_index(drop=True)
     print(
@@ -231,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(" | ".join(COLUMNS))
     print(" | ".join("---" for _ in COLUMNS))
     for recipe, data_label, data in recipes:
-        prepared = prepare(recipe, data_label, data, verdicts, test, manual)
+        prepared = prepare(recipe, data_label, data, verdicts, test, manual, neutral_parts)
         show(run(prepared, 0, 1.0))
         at_1000 = [run(prepared, 1000, weight) for weight in weights]
         for row in at_1000:
