@@ -168,6 +168,7 @@ SAMPLES = {
     "BADBUZZ_SELECT_METRIC": "manual_accuracy",
     "BADBUZZ_MIN_POSITIVE_RECALL": "0.7",
     "BADBUZZ_EMBEDDING_TYPE": "tfidf",
+    "BADBUZZ_TORCH_THREADS": "3",
     "BADBUZZ_MODEL_BUNDLE": "bundle.tar.gz",
     "BADBUZZ_API_KEY": "an-admin-key-of-some-length",
     "BADBUZZ_INGEST_KEY": "an-ingest-key-of-some-length",
