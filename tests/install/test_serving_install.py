@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,7 +38,12 @@ TRAINING_ONLY = ("training", "pandas", "tensorflow", "keras", "torch", "transfor
 SKLEARN_KINDS = ("sklearn", "svm_vader", "textblob")
 TFLITE_KINDS = ("bilstm", "lstm", "dense")  # `train lstm --architecture`; bilstm: its default
 ONNX_KINDS = ("encoder", "transformer", "transformer_roberta")
-RUNTIMES = {"sklearn": "sklearn", "tflite": "ai_edge_litert", "onnx": "onnxruntime"}
+RUNTIMES = {
+    "sklearn": "sklearn",
+    "tflite": "ai_edge_litert",
+    "onnx": "onnxruntime",
+    "mean": "mean(onnxruntime, sklearn)",
+}
 TFLITE_IMAGE_BUDGET_MB = 250  # the N100 image's install (issue 19)
 TWEETS = [
     "@united lost my bag again, worst airline ever",
@@ -145,6 +151,21 @@ def transformer_bundle(root: Path, family: Literal["bert", "roberta"]) -> Path:
     return report.bundle_dir
 
 
+def ensemble_bundle(root: Path, encoder: Path, sklearn: Path) -> Path:
+    """`train ensemble`'s bundle kind (runtime `mean`): the encoder and a scikit-learn bundle
+    as its members, as `EnsembleRecipe.write_bundle` lays them out."""
+    from badbuzz.bundle.manifest import Manifest
+    from badbuzz.bundle.runtimes.mean import MEMBERS_FOLDER, write_members_file
+
+    directory = root / "ensemble"
+    folders = [f"{MEMBERS_FOLDER}/encoder", f"{MEMBERS_FOLDER}/tfidf_logreg"]
+    for member, folder in zip((encoder, sklearn), folders, strict=True):
+        shutil.copytree(member, directory / folder)
+    model_file = write_members_file(directory, folders)
+    Manifest(runtime="mean", model_file=model_file, normalization=None).write(directory)
+    return directory
+
+
 class Bundles:
     """Each kind's bundle, built on first use and kept for the module."""
 
@@ -160,6 +181,8 @@ class Bundles:
                 self.built[kind] = tflite_bundle(self.root, kind)
             elif kind == "encoder":
                 self.built[kind] = encoder_bundle(self.root)
+            elif kind == "ensemble":
+                self.built[kind] = ensemble_bundle(self.root, self["encoder"], self["sklearn"])
             elif kind == "transformer":
                 self.built[kind] = transformer_bundle(self.root, "bert")
             elif kind == "transformer_roberta":
@@ -273,10 +296,12 @@ def test_a_command_of_another_role_says_which_extra_it_needs(
 def runtime_of(kind: str) -> str:
     if kind in SKLEARN_KINDS:
         return "sklearn"
+    if kind == "ensemble":
+        return "mean"
     return "tflite" if kind in TFLITE_KINDS else "onnx"
 
 
-@pytest.mark.parametrize("kind", [*TFLITE_KINDS, *ONNX_KINDS, *SKLEARN_KINDS])
+@pytest.mark.parametrize("kind", [*TFLITE_KINDS, *ONNX_KINDS, *SKLEARN_KINDS, "ensemble"])
 def test_serves_a_bundle_like_training_scores_it(
     venv: Path, bundles: Bundles, serve: Callable[[Path | None], Served], kind: str
 ) -> None:
