@@ -86,6 +86,19 @@ def int8_bundle(fp32_dir: Path, directory: Path) -> Path:
     )
 
 
+def print_table(timings: dict[str, tuple[float, float]], sizes: dict[str, int]) -> None:
+    """Each runtime's median ms per tweet, one at a time and in batches, against PyTorch's."""
+    base_single, base_batch = timings["PyTorch (eager)"]
+    print("| runtime | median ms/tweet, one at a time | vs PyTorch | median ms/tweet, ", end="")
+    print(f"batches of {BATCH} | vs PyTorch | model size MB |")
+    print("|---|---|---|---|---|---|")
+    for name, (single, batch) in timings.items():
+        print(
+            f"| {name} | {single:.2f} | {base_single / single:.1f}x | {batch:.2f} | "
+            f"{base_batch / batch:.1f}x | {sizes[name] / 1e6:.1f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="an fp32 ONNX bundle directory")
@@ -149,15 +162,7 @@ def main() -> None:
     print(f"\nONNX: {source}; PyTorch: {checkpoint}; max_len {max_len}; 1 thread each.")
     print(f"Tweets: the manual test set ({len(raw)}), {args.calls} single calls, ", end="")
     print(f"{len(batches)} batches of {BATCH}; raw text in, P(positive) out.\n")
-    base_single, base_batch = timings["PyTorch (eager)"]
-    print("| runtime | median ms/tweet, one at a time | vs PyTorch | median ms/tweet, ", end="")
-    print(f"batches of {BATCH} | vs PyTorch | model size MB |")
-    print("|---|---|---|---|---|---|")
-    for name, (single, batch) in timings.items():
-        print(
-            f"| {name} | {single:.2f} | {base_single / single:.1f}x | {batch:.2f} | "
-            f"{base_batch / batch:.1f}x | {sizes[name] / 1e6:.1f} |"
-        )
+    print_table(timings, sizes)
     agree = ((p_int8 >= 0.5) == (p_fp32 >= 0.5)).mean()
     drift = np.abs(p_int8 - p_fp32).max()
     print(f"\nint8 vs fp32 on {len(raw)} tweets: max |dP| {drift:.3f}, labels agree {agree:.1%}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -29,6 +29,14 @@ from cli.options import (
     client_source,
 )
 from cli.tables import console, threshold_table
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from badbuzz.bundle.model import ModelBundle
+    from badbuzz.settings import TrainingSettings
+    from training.data.client import ClientSource
 
 app = typer.Typer()
 
@@ -62,11 +70,7 @@ def evaluate(
     from badbuzz.bundle.model import ModelBundle
     from badbuzz.registry import configure_tracking, download_bundle
     from badbuzz.settings import TrainingSettings
-    from training.data.client import read_client
-    from training.data.sentiment140 import read_sentiment140
-    from training.data.sources import DataFile, locate_manual_test
-    from training.evaluation.metrics import client_metrics, evaluate_scores, three_class_report
-    from training.evaluation.neutral import BAND_F1, NEGATIVES_CALLED_NEUTRAL, band_metrics
+    from training.evaluation.metrics import evaluate_scores, three_class_report
 
     settings = TrainingSettings()
     model_uri = champion_uri(model_uri, settings.model_name)
@@ -76,13 +80,7 @@ def evaluate(
             param_hint="--data",
         )
     client = client_source(data, text_column, label_column) if label_column else None
-    if client is not None:
-        frame = read_client(client).frame
-        path = client.path
-    else:
-        source = locate_manual_test(settings) if data is None else DataFile(data)
-        path = source.path
-        frame = read_sentiment140(path, member=source.member, keep_neutral=True)
+    frame, path = labelled_tweets(settings, data, client)
     configure_tracking(settings)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle(model_uri, Path(tmp)), settings.runtime_options())
@@ -101,34 +99,7 @@ def evaluate(
     title = f"{model_uri} on {int(mask.sum())} tweets of {path.name}"
     console.print(threshold_table(evaluation.metrics, bundle.threshold, title))
     if client is not None:
-        metrics = client_metrics(labels, p_all, bundle.threshold)
-        shares = {name: metrics[name] for name in CLIENT_ONLY}
-        report["client"] = {
-            "text_column": client.text_column,
-            "label_column": client.label_column,
-            "neutral_rows": int((~mask).sum()),
-            **shares,
-        }
-        console.print(
-            f"Negatives: {shares[NEGATIVE_SHARE]:.1%} of the {int(mask.sum())} negative and "
-            f"positive tweets (Sentiment140: 50 %)."
-        )
-        if (~mask).any():
-            console.print(
-                f"Neutral tweets ({int((~mask).sum())}): {shares[NEUTRAL_CALLED_NEGATIVE]:.1%} "
-                f"called negative, {shares[NEUTRAL_CALLED_POSITIVE]:.1%} positive, at "
-                f"{bundle.threshold:.3g}."
-            )
-        band = bundle.decision.neutral_band
-        if band is not None and (~mask).any():
-            served = band_metrics(labels, p_all, bundle.threshold, band)
-            report["client"] |= {"neutral_band": list(band), **served}  # type: ignore[operator]
-            console.print(
-                f"With the bundle's neutral band [{band[0]:.3f}, {band[1]:.3f}): "
-                f"{served[f'{NEUTRAL_CALLED_NEGATIVE}_with_band']:.1%} of the neutral tweets "
-                f"called negative, {served[NEGATIVES_CALLED_NEUTRAL]:.1%} of the negatives "
-                f"called neutral; 3-class macro F1 {served[BAND_F1]:.3f}."
-            )
+        report["client"] = client_report(client, labels, p_all, bundle)
     elif (~mask).any():
         three_class = three_class_report(frame["polarity"].to_numpy(), p_all, neutral_band)
         report["three_class"] = three_class
@@ -141,6 +112,62 @@ def evaluate(
     out = settings.reports_dir / f"evaluate-{stamp}.json"
     out.write_text(json.dumps(report, indent=2))
     console.print(f"Report written to [bold]{out}[/]")
+
+
+def labelled_tweets(
+    settings: TrainingSettings, data: Path | None, client: ClientSource | None
+) -> tuple[pd.DataFrame, Path]:
+    """What `evaluate` scores, and the file it came from: the client's export, else a
+    Sentiment140-format CSV (default: the manual test set)."""
+    from training.data.client import read_client
+    from training.data.sentiment140 import read_sentiment140
+    from training.data.sources import DataFile, locate_manual_test
+
+    if client is not None:
+        return read_client(client).frame, client.path
+    source = locate_manual_test(settings) if data is None else DataFile(data)
+    return read_sentiment140(source.path, member=source.member, keep_neutral=True), source.path
+
+
+def client_report(
+    client: ClientSource, labels: np.ndarray, p_all: np.ndarray, bundle: ModelBundle
+) -> dict[str, object]:
+    """A client's export at the bundle's threshold: its share of negatives and where its
+    neutral tweets go, also with the bundle's neutral band if it has one. Printed, and
+    returned for the JSON report."""
+    from training.evaluation.metrics import client_metrics
+    from training.evaluation.neutral import BAND_F1, NEGATIVES_CALLED_NEUTRAL, band_metrics
+
+    mask = labels >= 0
+    metrics = client_metrics(labels, p_all, bundle.threshold)
+    shares = {name: metrics[name] for name in CLIENT_ONLY}
+    report: dict[str, object] = {
+        "text_column": client.text_column,
+        "label_column": client.label_column,
+        "neutral_rows": int((~mask).sum()),
+        **shares,
+    }
+    console.print(
+        f"Negatives: {shares[NEGATIVE_SHARE]:.1%} of the {int(mask.sum())} negative and "
+        f"positive tweets (Sentiment140: 50 %)."
+    )
+    if (~mask).any():
+        console.print(
+            f"Neutral tweets ({int((~mask).sum())}): {shares[NEUTRAL_CALLED_NEGATIVE]:.1%} "
+            f"called negative, {shares[NEUTRAL_CALLED_POSITIVE]:.1%} positive, at "
+            f"{bundle.threshold:.3g}."
+        )
+    band = bundle.decision.neutral_band
+    if band is not None and (~mask).any():
+        served = band_metrics(labels, p_all, bundle.threshold, band)
+        report |= {"neutral_band": list(band), **served}
+        console.print(
+            f"With the bundle's neutral band [{band[0]:.3f}, {band[1]:.3f}): "
+            f"{served[f'{NEUTRAL_CALLED_NEGATIVE}_with_band']:.1%} of the neutral tweets "
+            f"called negative, {served[NEGATIVES_CALLED_NEUTRAL]:.1%} of the negatives "
+            f"called neutral; 3-class macro F1 {served[BAND_F1]:.3f}."
+        )
+    return report
 
 
 @app.command("promote")

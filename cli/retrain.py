@@ -31,102 +31,114 @@ log = logging.getLogger(__name__)
 COMPARED = (KPI, FLOOR_METRIC, "accuracy", "negative_recall", "roc_auc")
 
 
+RecipeOption = Annotated[
+    RecipeName,
+    typer.Option(
+        help="How the challenger is made, whatever the champion's family: ensemble "
+        "(the mean of the next two; the measured best), encoder (a logistic head on the "
+        "frozen MiniLM's embeddings, an ONNX bundle), tfidf_logreg (TF-IDF + VADER + "
+        "logistic regression), or champion (the champion's own recipe refitted; "
+        "classical champions only).",
+    ),
+]
+FeedbackWeightOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        help="Sample weight of each feedback row (a Sentiment140 row weighs 1): the "
+        "client's verdicts are few and about the client's own tweets. Default: the "
+        "recipe's measured best (ensemble, encoder and tfidf_logreg 20, champion 5).",
+    ),
+]
+MinFeedbackOption = Annotated[
+    int,
+    typer.Option(min=10, help="Fewest usable feedback rows (after cleaning) worth retraining on."),
+]
+GateShareOption = Annotated[
+    float,
+    typer.Option(
+        min=0.1,
+        max=0.9,
+        help="Share of the feedback kept out of training, as the gate: the latest verdicts.",
+    ),
+]
+GateMetricOption = Annotated[
+    GateMetric,
+    typer.Option(
+        help="What the challenger must gain on the feedback gate (the other must not "
+        "fall): accuracy, or the KPI positive_precision.",
+    ),
+]
+ConfidenceOption = Annotated[
+    float,
+    typer.Option(
+        min=0.5,
+        max=0.999,
+        help="Level of the paired-bootstrap interval of the gain on the feedback gate: "
+        "promoted only when the whole interval is above 0.",
+    ),
+]
+ManualToleranceOption = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="The challenger's manual-test accuracy may be at most this below the "
+        "champion's (the manual set measures a difference with a standard error of 1 to "
+        "1.7 points).",
+    ),
+]
+MinPositiveRecallOption = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="The challenger's positive recall floor, on the feedback gate and the "
+        "manual test set.",
+    ),
+]
+RetrainSeedOption = Annotated[
+    int, typer.Option(help="Seed of the threshold folds and the gate's bootstrap.")
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(help="Train and compare only: log, register and promote nothing."),
+]
+MinNewFeedbackOption = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Do nothing (exit 0) unless this many verdicts came in since the champion was "
+        "registered: for a scheduled run (cron). 0: always retrain.",
+    ),
+]
+OutcomeFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        dir_okay=False,
+        help="Also write the outcome here as JSON (outcome: skipped, promoted or refused, "
+        "in a dry run what the gate decided; reason; champion_version; new_version): for a "
+        "scheduler, such as the API's BADBUZZ_RETRAIN_CRON job. An error writes none.",
+    ),
+]
+
+
 @app.command("retrain")
 def retrain(
-    recipe: Annotated[
-        RecipeName,
-        typer.Option(
-            help="How the challenger is made, whatever the champion's family: ensemble "
-            "(the mean of the next two; the measured best), encoder (a logistic head on the "
-            "frozen MiniLM's embeddings, an ONNX bundle), tfidf_logreg (TF-IDF + VADER + "
-            "logistic regression), or champion (the champion's own recipe refitted; "
-            "classical champions only).",
-        ),
-    ] = "ensemble",
-    feedback_weight: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            help="Sample weight of each feedback row (a Sentiment140 row weighs 1): the "
-            "client's verdicts are few and about the client's own tweets. Default: the "
-            "recipe's measured best (ensemble, encoder and tfidf_logreg 20, champion 5).",
-        ),
-    ] = None,
-    min_feedback: Annotated[
-        int,
-        typer.Option(
-            min=10, help="Fewest usable feedback rows (after cleaning) worth retraining on."
-        ),
-    ] = 50,
-    gate_share: Annotated[
-        float,
-        typer.Option(
-            min=0.1,
-            max=0.9,
-            help="Share of the feedback kept out of training, as the gate: the latest verdicts.",
-        ),
-    ] = 0.3,
-    gate_metric: Annotated[
-        GateMetric,
-        typer.Option(
-            help="What the challenger must gain on the feedback gate (the other must not "
-            "fall): accuracy, or the KPI positive_precision.",
-        ),
-    ] = "accuracy",
-    confidence: Annotated[
-        float,
-        typer.Option(
-            min=0.5,
-            max=0.999,
-            help="Level of the paired-bootstrap interval of the gain on the feedback gate: "
-            "promoted only when the whole interval is above 0.",
-        ),
-    ] = 0.95,
-    manual_tolerance: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="The challenger's manual-test accuracy may be at most this below the "
-            "champion's (the manual set measures a difference with a standard error of 1 to "
-            "1.7 points).",
-        ),
-    ] = 0.02,
-    min_positive_recall: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="The challenger's positive recall floor, on the feedback gate and the "
-            "manual test set.",
-        ),
-    ] = DEFAULT_FLOOR,
-    seed: Annotated[
-        int, typer.Option(help="Seed of the threshold folds and the gate's bootstrap.")
-    ] = 42,
+    recipe: RecipeOption = "ensemble",
+    feedback_weight: FeedbackWeightOption = None,
+    min_feedback: MinFeedbackOption = 50,
+    gate_share: GateShareOption = 0.3,
+    gate_metric: GateMetricOption = "accuracy",
+    confidence: ConfidenceOption = 0.95,
+    manual_tolerance: ManualToleranceOption = 0.02,
+    min_positive_recall: MinPositiveRecallOption = DEFAULT_FLOOR,
+    seed: RetrainSeedOption = 42,
     sample: SampleOption = None,
     data: DataOption = None,
     manual: ManualOption = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(help="Train and compare only: log, register and promote nothing."),
-    ] = False,
-    min_new_feedback: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="Do nothing (exit 0) unless this many verdicts came in since the champion was "
-            "registered: for a scheduled run (cron). 0: always retrain.",
-        ),
-    ] = 0,
-    outcome_file: Annotated[
-        Path | None,
-        typer.Option(
-            dir_okay=False,
-            help="Also write the outcome here as JSON (outcome: skipped, promoted or refused, "
-            "in a dry run what the gate decided; reason; champion_version; new_version): for a "
-            "scheduler, such as the API's BADBUZZ_RETRAIN_CRON job. An error writes none.",
-        ),
-    ] = None,
+    dry_run: DryRunOption = False,
+    min_new_feedback: MinNewFeedbackOption = 0,
+    outcome_file: OutcomeFileOption = None,
 ) -> None:
     """Fit a challenger (--recipe) on Sentiment140 plus the feedback in the API's database
     (BADBUZZ_DATABASE_URL), compare it with the champion on the feedback gate and the manual

@@ -182,47 +182,64 @@ def baseline(
     show_results(run, train_models(config, run.data, run.settings, run.target))
 
 
+ArchitectureOption = Annotated[
+    str,
+    typer.Option(
+        help="dense (average of word vectors), lstm or bilstm; comma-separated to train "
+        "several on the same vocabulary and vectors."
+    ),
+]
+BidirectionalOption = Annotated[
+    bool, typer.Option("--bidirectional", help="Shorthand for --architecture bilstm.")
+]
+DropoutOption = Annotated[
+    float, typer.Option(min=0.0, max=0.9, help="Dropout on word vectors and before output.")
+]
+TrainableEmbeddingOption = Annotated[
+    bool,
+    typer.Option(
+        "--trainable-embedding/--frozen-embedding",
+        help="Fine-tune the word vectors, or keep them fixed.",
+    ),
+]
+NetworkEpochsOption = Annotated[
+    int, typer.Option(min=1, help="Most epochs; early stopping on validation loss.")
+]
+PatienceOption = Annotated[
+    int, typer.Option(min=1, help="Epochs without better validation loss before stopping.")
+]
+NetworkMaxLenOption = Annotated[
+    int,
+    typer.Option("--max-len", min=4, help="Tokens per tweet: longer ones are cut at the end."),
+]
+MinCountOption = Annotated[
+    int, typer.Option(min=1, help="Keep words seen at least this often in training.")
+]
+BundleFormatOption = Annotated[
+    Literal["tflite", "keras"],
+    typer.Option(
+        help="tflite: convert and check here; keras: the bundle carries model.keras and "
+        "is converted (once, cached) where it is served, if TensorFlow runs there.",
+    ),
+]
+
+
 @app.command("lstm")
 def lstm(
     embedding: EmbeddingOption = "word2vec",
     glove: GloveOption = None,
     glove_dim: GloveDimOption = None,
-    architecture: Annotated[
-        str,
-        typer.Option(
-            help="dense (average of word vectors), lstm or bilstm; comma-separated to train "
-            "several on the same vocabulary and vectors."
-        ),
-    ] = "lstm",
-    bidirectional: Annotated[
-        bool, typer.Option("--bidirectional", help="Shorthand for --architecture bilstm.")
-    ] = False,
+    architecture: ArchitectureOption = "lstm",
+    bidirectional: BidirectionalOption = False,
     units: Annotated[int, typer.Option(min=4, help="LSTM units (per direction).")] = 64,
-    dropout: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Dropout on word vectors and before output.")
-    ] = 0.5,
+    dropout: DropoutOption = 0.5,
     learning_rate: Annotated[float, typer.Option(min=1e-6, help="Adam learning rate.")] = 5e-4,
-    trainable_embedding: Annotated[
-        bool,
-        typer.Option(
-            "--trainable-embedding/--frozen-embedding",
-            help="Fine-tune the word vectors, or keep them fixed.",
-        ),
-    ] = True,
-    epochs: Annotated[
-        int, typer.Option(min=1, help="Most epochs; early stopping on validation loss.")
-    ] = 8,
-    patience: Annotated[
-        int, typer.Option(min=1, help="Epochs without better validation loss before stopping.")
-    ] = 2,
+    trainable_embedding: TrainableEmbeddingOption = True,
+    epochs: NetworkEpochsOption = 8,
+    patience: PatienceOption = 2,
     batch_size: Annotated[int, typer.Option(min=8, help="Training batch size.")] = 128,
-    max_len: Annotated[
-        int,
-        typer.Option("--max-len", min=4, help="Tokens per tweet: longer ones are cut at the end."),
-    ] = 32,
-    min_count: Annotated[
-        int, typer.Option(min=1, help="Keep words seen at least this often in training.")
-    ] = 2,
+    max_len: NetworkMaxLenOption = 32,
+    min_count: MinCountOption = 2,
     max_words: Annotated[int, typer.Option(min=100, help="Vocabulary size cap.")] = 30_000,
     vector_size: Annotated[int, typer.Option(min=8, help="Word2Vec vector size.")] = 100,
     w2v_epochs: Annotated[int, typer.Option(min=1, help="Word2Vec training epochs.")] = 10,
@@ -235,13 +252,7 @@ def lstm(
     label_column: LabelColumnOption = None,
     sample: SampleOption = None,
     seed: SeedOption = 42,
-    bundle_format: Annotated[
-        Literal["tflite", "keras"],
-        typer.Option(
-            help="tflite: convert and check here; keras: the bundle carries model.keras and "
-            "is converted (once, cached) where it is served, if TensorFlow runs there.",
-        ),
-    ] = "tflite",
+    bundle_format: BundleFormatOption = "tflite",
     register: RegisterOption = True,
 ) -> None:
     """Word2Vec or GloVe vectors + dense/LSTM/BiLSTM networks: early stopping, curves and the

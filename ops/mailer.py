@@ -29,6 +29,11 @@ CHART_CID = "<chart>"  # the HTML reports show the chart as <img src="cid:chart"
 
 MailFailure = Literal["dns", "refused", "timeout", "tls", "auth", "rejected", "protocol"]
 Stage = Literal["connect", "starttls", "login", "send"]
+# What to check when TLS or the server's answers suggest the wrong BADBUZZ_SMTP_SECURITY.
+SECURITY_HINT = (
+    "check BADBUZZ_SMTP_SECURITY and BADBUZZ_SMTP_PORT (usually ssl on 465, "
+    "starttls on 587, none on 25)"
+)
 
 
 class MailError(UserError):
@@ -175,38 +180,26 @@ class Mailer:
 
     def _explain(self, error: smtplib.SMTPException | OSError, stage: Stage) -> MailError:
         """The error as the user should read it: what failed, and which setting to check."""
+        if isinstance(error, smtplib.SMTPResponseException):
+            return self._explain_reply(error, stage)
+        if isinstance(error, smtplib.SMTPException):
+            return self._explain_smtp(error, stage)
+        return self._explain_network(error, stage)
+
+    def _explain_reply(self, error: smtplib.SMTPResponseException, stage: Stage) -> MailError:
+        """An SMTP error that carries the server's reply: its code says whether to retry."""
         at = f"{self.host}:{self.port}"
-        security_hint = (
-            "check BADBUZZ_SMTP_SECURITY and BADBUZZ_SMTP_PORT (usually ssl on 465, "
-            "starttls on 587, none on 25)"
-        )
+        said = reply(error.smtp_code, error.smtp_error)
+        temporary = is_temporary(error.smtp_code)
         if isinstance(error, smtplib.SMTPAuthenticationError):
             return MailError(
-                f"{at} refused the login of BADBUZZ_SMTP_USER {self.user!r} "
-                f"({reply(error.smtp_code, error.smtp_error)}): check BADBUZZ_SMTP_USER and "
-                "BADBUZZ_SMTP_PASSWORD",
+                f"{at} refused the login of BADBUZZ_SMTP_USER {self.user!r} ({said}): check "
+                "BADBUZZ_SMTP_USER and BADBUZZ_SMTP_PASSWORD",
                 "auth",
-                retryable=is_temporary(error.smtp_code),
+                retryable=temporary,
             )
-        if isinstance(error, smtplib.SMTPNotSupportedError) and stage == "starttls":
-            return MailError(
-                f"{at} does not offer STARTTLS: {security_hint}; none sends unencrypted",
-                "tls",
-                retryable=False,
-            )
-        if isinstance(error, smtplib.SMTPNotSupportedError) and stage == "login":
-            return MailError(
-                f"{at} offers no login ({self.security}), yet BADBUZZ_SMTP_USER is set: unset "
-                "it if the server needs none, or use BADBUZZ_SMTP_SECURITY=starttls or ssl "
-                "(many servers offer AUTH only over TLS)",
-                "auth",
-                retryable=False,
-            )
-        if isinstance(error, smtplib.SMTPRecipientsRefused):
-            return self._recipients_refused(error.recipients, partly=False)
         if isinstance(error, smtplib.SMTPSenderRefused) and error.smtp_code == 530:
             # 530 at MAIL FROM: the server wants something before it takes mail at all
-            said = reply(error.smtp_code, error.smtp_error)
             if "STARTTLS" in said.upper():
                 return MailError(
                     f"{at} takes mail only after STARTTLS ({said}): set "
@@ -222,54 +215,60 @@ class Mailer:
             )
         if isinstance(error, smtplib.SMTPSenderRefused):
             return MailError(
-                f"{at} refused the sender {error.sender!r} "
-                f"({reply(error.smtp_code, error.smtp_error)}): check BADBUZZ_SMTP_FROM (many "
-                "servers accept only the address of BADBUZZ_SMTP_USER)",
+                f"{at} refused the sender {error.sender!r} ({said}): check BADBUZZ_SMTP_FROM "
+                "(many servers accept only the address of BADBUZZ_SMTP_USER)",
                 "rejected",
-                retryable=is_temporary(error.smtp_code),
+                retryable=temporary,
             )
         if isinstance(error, smtplib.SMTPDataError):
-            return MailError(
-                f"{at} refused the message ({reply(error.smtp_code, error.smtp_error)})",
-                "rejected",
-                retryable=is_temporary(error.smtp_code),
-            )
+            return MailError(f"{at} refused the message ({said})", "rejected", temporary)
         if isinstance(error, smtplib.SMTPConnectError):
             return MailError(
-                f"{at} refused the connection in its greeting "
-                f"({reply(error.smtp_code, error.smtp_error)}): check BADBUZZ_SMTP_HOST and "
-                "BADBUZZ_SMTP_PORT",
+                f"{at} refused the connection in its greeting ({said}): check "
+                "BADBUZZ_SMTP_HOST and BADBUZZ_SMTP_PORT",
                 "refused",
-                retryable=is_temporary(error.smtp_code),
+                retryable=temporary,
             )
-        if isinstance(error, smtplib.SMTPResponseException) and stage == "starttls":
+        if stage == "starttls":
+            return MailError(f"{at} refused STARTTLS ({said}): {SECURITY_HINT}", "tls", temporary)
+        return MailError(
+            f"unexpected answer from {at} during {stage} ({said})", "protocol", temporary
+        )
+
+    def _explain_smtp(self, error: smtplib.SMTPException, stage: Stage) -> MailError:
+        """An SMTP error without a reply: a missing extension, refused recipients, a hang-up."""
+        at = f"{self.host}:{self.port}"
+        if isinstance(error, smtplib.SMTPNotSupportedError) and stage == "starttls":
             return MailError(
-                f"{at} refused STARTTLS ({reply(error.smtp_code, error.smtp_error)}): "
-                f"{security_hint}",
+                f"{at} does not offer STARTTLS: {SECURITY_HINT}; none sends unencrypted",
                 "tls",
-                retryable=is_temporary(error.smtp_code),
+                retryable=False,
             )
+        if isinstance(error, smtplib.SMTPNotSupportedError) and stage == "login":
+            return MailError(
+                f"{at} offers no login ({self.security}), yet BADBUZZ_SMTP_USER is set: unset "
+                "it if the server needs none, or use BADBUZZ_SMTP_SECURITY=starttls or ssl "
+                "(many servers offer AUTH only over TLS)",
+                "auth",
+                retryable=False,
+            )
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
+            return self._recipients_refused(error.recipients, partly=False)
         if isinstance(error, smtplib.SMTPServerDisconnected):
             # smtplib reports a read that timed out as a lost connection
             if isinstance(error.__context__, TimeoutError):
                 return self._timed_out(stage)
             return MailError(
                 f"{at} closed the connection during {stage} ({error}): if this repeats, "
-                f"{security_hint}",
+                f"{SECURITY_HINT}",
                 "protocol",
                 retryable=True,
             )
-        if isinstance(error, smtplib.SMTPResponseException):
-            return MailError(
-                f"unexpected answer from {at} during {stage} "
-                f"({reply(error.smtp_code, error.smtp_error)})",
-                "protocol",
-                retryable=is_temporary(error.smtp_code),
-            )
-        if isinstance(error, smtplib.SMTPException):
-            return MailError(
-                f"unexpected answer from {at} during {stage} ({error})", "protocol", False
-            )
+        return MailError(f"unexpected answer from {at} during {stage} ({error})", "protocol", False)
+
+    def _explain_network(self, error: OSError, stage: Stage) -> MailError:
+        """A failure below SMTP: TLS, the name, the connection."""
+        at = f"{self.host}:{self.port}"
         if isinstance(error, ssl.SSLCertVerificationError):
             return MailError(
                 f"the certificate of {at} is not trusted ({error.verify_message}): check "
@@ -280,7 +279,7 @@ class Mailer:
             )
         if isinstance(error, ssl.SSLError):
             return MailError(
-                f"TLS with {at} failed ({error.reason or error}): {security_hint}",
+                f"TLS with {at} failed ({error.reason or error}): {SECURITY_HINT}",
                 "tls",
                 retryable=False,
             )

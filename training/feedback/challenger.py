@@ -143,7 +143,82 @@ def retrain(
         settings.data_cache_dir / "embeddings",
     )
     weight = recipe.default_weight if config.feedback_weight is None else config.feedback_weight
+    inputs = read_inputs(config, settings, recipe, database_url, progress)
+    with tempfile.TemporaryDirectory() as tmp:
+        fitted = fit_challenger(recipe, inputs, weight, config.seed, settings, Path(tmp), progress)
+        progress(f"scoring champion {champion.version} and the challenger on the gate")
+        champion_bundle = load_champion(settings, str(champion.version), Path(tmp) / "champion")
+        gate_parts = {FEEDBACK_GATE: inputs.gate, MANUAL: inputs.data.manual_binary}
+        challenger_gate = score_gate(fitted.bundle, fitted.threshold, gate_parts)
+        champion_gate = score_gate(champion_bundle, champion_bundle.threshold, gate_parts)
+        challenger_scores = {part: scored.metrics for part, scored in challenger_gate.items()}
+        champion_scores = {part: scored.metrics for part, scored in champion_gate.items()}
+        decision = decide(judged_parts(champion_gate, challenger_gate), config.rule)
+        version = None
+        if not config.dry_run:
+            progress("logging and registering the challenger")
+            logged = LoggedChallenger(
+                recipe,
+                weight,
+                inputs.data,
+                inputs.feedback,
+                len(inputs.feedback_train),
+                len(inputs.gate),
+                fitted.threshold_source,
+                fitted.threshold,
+                str(champion.version),
+                champion_scores,
+                challenger_scores,
+                decision,
+            )
+            version = log_challenger(
+                logged, config, settings, target, fitted.bundle_dir, fitted.runtime
+            )
+            if decision.promote:
+                progress(f"moving @{CHAMPION} to version {version}")
+                set_alias(client, settings.model_name, version)
+    return RetrainResult(
+        champion_version=str(champion.version),
+        challenger_version=version,
+        recipe=recipe.name,
+        family=recipe.model_family,
+        champion_family=run.data.tags.get("model_family", "?"),
+        feedback_weight=weight,
+        feedback=inputs.feedback,
+        feedback_train_rows=len(inputs.feedback_train),
+        gate_rows=len(inputs.gate),
+        manual_overlap=inputs.manual_overlap,
+        threshold_source=fitted.threshold_source,
+        thresholds={"champion": champion_bundle.threshold, "challenger": fitted.threshold},
+        champion=champion_scores,
+        challenger=challenger_scores,
+        decision=decision,
+        promoted=decision.promote and not config.dry_run,
+        seconds=time.perf_counter() - started,
+    )
 
+
+@dataclass(frozen=True)
+class RetrainInputs:
+    """What the challenger learns from and is judged on."""
+
+    feedback: CleanFeedback
+    feedback_train: pd.DataFrame  # the earlier verdicts, less the manual-test tweets
+    gate: pd.DataFrame  # the feedback gate: the latest verdicts
+    manual_overlap: int  # feedback training rows dropped as manual-test tweets
+    data: PreparedData  # Sentiment140
+
+
+def read_inputs(
+    config: RetrainConfig,
+    settings: TrainingSettings,
+    recipe: ChallengerRecipe,
+    database_url: str,
+    progress: Progress,
+) -> RetrainInputs:
+    """The cleaned feedback split into its training part and the gate, and Sentiment140.
+    Training rows that are manual-test tweets are dropped: the manual set is the other half
+    of the gate."""
     progress("reading the feedback")
     feedback = clean_feedback(read_feedback(database_url))
     check_enough(feedback, config.min_feedback)
@@ -156,13 +231,37 @@ def retrain(
     feedback_train = (
         feedback_train[~overlap].reset_index(drop=True) if overlap.size else feedback_train
     )
+    return RetrainInputs(feedback, feedback_train, gate, int(overlap.sum()), data)
+
+
+@dataclass(frozen=True)
+class FittedChallenger:
+    bundle_dir: Path
+    runtime: RuntimeOptions
+    bundle: ModelBundle  # loaded from bundle_dir, as serving loads it
+    threshold: float
+    threshold_source: str  # "feedback" (out-of-fold) or "validation"
+
+
+def fit_challenger(
+    recipe: ChallengerRecipe,
+    inputs: RetrainInputs,
+    weight: float,
+    seed: int,
+    settings: TrainingSettings,
+    directory: Path,
+    progress: Progress,
+) -> FittedChallenger:
+    """The recipe fitted on the Sentiment140 training split plus the feedback's training
+    part, its bundle written under `directory`, and its threshold chosen."""
+    train, validation = inputs.data.split.train, inputs.data.split.validation
     progress(f"computing the {recipe.name} recipe's features")
     features = recipe.prepare(
         FittingData(
-            data.split.train["text"].tolist(),
-            data.split.train["label"].to_numpy(),
-            feedback_train["text"].tolist(),
-            feedback_train["label"].to_numpy(),
+            train["text"].tolist(),
+            train["label"].to_numpy(),
+            inputs.feedback_train["text"].tolist(),
+            inputs.feedback_train["label"].to_numpy(),
             weight,
         ),
         progress="embedding" if recipe.onnx_threads else None,
@@ -171,88 +270,33 @@ def retrain(
     progress("scoring the feedback out of fold")
     client_scores = None
     if enough_for_threshold(features.feedback_labels):
-        client_scores = out_of_fold_scores(recipe, features, config.seed)
+        client_scores = out_of_fold_scores(recipe, features, seed)
 
     progress("training the challenger")
     fitted = recipe.fit(features)
-    gate_parts = {FEEDBACK_GATE: gate, MANUAL: data.manual_binary}
-    with tempfile.TemporaryDirectory() as tmp:
-        validation = data.split.validation
-        bundle_dir = recipe.write_bundle(
-            fitted,
-            # the pyfunc keeps the folder's name: "bundle" is where serving looks for it
-            Path(tmp) / "challenger" / "bundle",
-            validation["text"].tolist(),
-            validation["label"].to_numpy(),
-        )
-        runtime = settings.runtime_options(recipe.onnx_threads)
-        bundle = ModelBundle.load(bundle_dir, runtime)
-        validation_scores = bundle.predict_proba(validation["text"].tolist())
-        chosen = choose_client_threshold(
-            features.feedback_labels if client_scores is not None else np.zeros(0),
-            client_scores if client_scores is not None else np.zeros(0),
-            validation["label"].to_numpy(),
-            validation_scores,
-        )
-        threshold, source = chosen.threshold, chosen.source
-
-        progress(f"scoring champion {champion.version} and the challenger on the gate")
-        (Path(tmp) / "champion").mkdir()
-        champion_dir = download_bundle(
-            f"models:/{settings.model_name}/{champion.version}", Path(tmp) / "champion"
-        )
-        champion_bundle = ModelBundle.load(champion_dir, settings.runtime_options())
-        challenger_gate = score_gate(bundle, threshold, gate_parts)
-        champion_gate = score_gate(champion_bundle, champion_bundle.threshold, gate_parts)
-        challenger_scores = {part: scored.metrics for part, scored in challenger_gate.items()}
-        champion_scores = {part: scored.metrics for part, scored in champion_gate.items()}
-        decision = decide(judged_parts(champion_gate, challenger_gate), config.rule)
-        version = None
-        if not config.dry_run:
-            progress("logging and registering the challenger")
-            version = log_challenger(
-                LoggedChallenger(
-                    recipe,
-                    weight,
-                    data,
-                    feedback,
-                    len(feedback_train),
-                    len(gate),
-                    source,
-                    threshold,
-                    str(champion.version),
-                    champion_scores,
-                    challenger_scores,
-                    decision,
-                ),
-                config,
-                settings,
-                target,
-                bundle_dir,
-                runtime,
-            )
-            if decision.promote:
-                progress(f"moving @{CHAMPION} to version {version}")
-                set_alias(client, settings.model_name, version)
-    return RetrainResult(
-        champion_version=str(champion.version),
-        challenger_version=version,
-        recipe=recipe.name,
-        family=recipe.model_family,
-        champion_family=run.data.tags.get("model_family", "?"),
-        feedback_weight=weight,
-        feedback=feedback,
-        feedback_train_rows=len(feedback_train),
-        gate_rows=len(gate),
-        manual_overlap=int(overlap.sum()),
-        threshold_source=source,
-        thresholds={"champion": champion_bundle.threshold, "challenger": threshold},
-        champion=champion_scores,
-        challenger=challenger_scores,
-        decision=decision,
-        promoted=decision.promote and not config.dry_run,
-        seconds=time.perf_counter() - started,
+    bundle_dir = recipe.write_bundle(
+        fitted,
+        # the pyfunc keeps the folder's name: "bundle" is where serving looks for it
+        directory / "challenger" / "bundle",
+        validation["text"].tolist(),
+        validation["label"].to_numpy(),
     )
+    runtime = settings.runtime_options(recipe.onnx_threads)
+    bundle = ModelBundle.load(bundle_dir, runtime)
+    chosen = choose_client_threshold(
+        features.feedback_labels if client_scores is not None else np.zeros(0),
+        client_scores if client_scores is not None else np.zeros(0),
+        validation["label"].to_numpy(),
+        bundle.predict_proba(validation["text"].tolist()),
+    )
+    return FittedChallenger(bundle_dir, runtime, bundle, chosen.threshold, chosen.source)
+
+
+def load_champion(settings: TrainingSettings, version: str, directory: Path) -> ModelBundle:
+    """The champion's bundle, downloaded into `directory` (made here)."""
+    directory.mkdir()
+    champion_dir = download_bundle(f"models:/{settings.model_name}/{version}", directory)
+    return ModelBundle.load(champion_dir, settings.runtime_options())
 
 
 def champion_version(client: MlflowClient, name: str, target: TrackingTarget) -> ModelVersion:

@@ -211,30 +211,37 @@ def fine_tune(
             len(rows) / seconds,
         )
         history.append(stats)
-        log.info(
-            "epoch %d/%d: train loss %.4f, validation loss %.4f, accuracy %.4f "
-            "(%.0f s, %.1f tweets/s on %s)",
-            epoch,
-            config.epochs,
-            stats.train_loss,
-            validation_loss,
-            validation_accuracy,
-            seconds,
-            stats.tweets_per_second,
-            device,
-        )
-        if log_metrics:
-            log_metrics(
-                {
-                    "epoch_train_loss": stats.train_loss,
-                    "epoch_validation_loss": validation_loss,
-                    "epoch_validation_accuracy": validation_accuracy,
-                    "epoch_seconds": seconds,
-                    "train_tweets_per_second": stats.tweets_per_second,
-                },
-                epoch,
-            )
+        _report_epoch(stats, config.epochs, device, log_metrics)
     return history
+
+
+def _report_epoch(
+    stats: EpochStats, epochs: int, device: torch.device, log_metrics: LogMetrics | None
+) -> None:
+    """An epoch's losses, accuracy and speed: logged, and sent to `log_metrics` if given."""
+    log.info(
+        "epoch %d/%d: train loss %.4f, validation loss %.4f, accuracy %.4f "
+        "(%.0f s, %.1f tweets/s on %s)",
+        stats.epoch,
+        epochs,
+        stats.train_loss,
+        stats.validation_loss,
+        stats.validation_accuracy,
+        stats.seconds,
+        stats.tweets_per_second,
+        device,
+    )
+    if log_metrics:
+        log_metrics(
+            {
+                "epoch_train_loss": stats.train_loss,
+                "epoch_validation_loss": stats.validation_loss,
+                "epoch_validation_accuracy": stats.validation_accuracy,
+                "epoch_seconds": stats.seconds,
+                "train_tweets_per_second": stats.tweets_per_second,
+            },
+            stats.epoch,
+        )
 
 
 def build_bundle(
