@@ -10,7 +10,8 @@
    client's tweets (the rule before), balanced accuracy on them, and the client rule;
 4. `--verdicts` airline tweets in time order judged right or wrong against the champion's
    labels (stamped with their tweet time), then `badbuzz retrain --dry-run` (the default
-   recipe, a head on the frozen MiniLM's embeddings): the challenger's threshold and the
+   recipe, the ensemble of a head on the frozen MiniLM's embeddings and TF-IDF + logistic
+   regression): the challenger's threshold and the
    gate's decision with its interval; then the decision with `--gate-metric
    positive_precision`, and with `--recipe champion` (the champion's recipe refitted).
    `--embeddings DIR` lends retrain an embedding cache (bench.client_domain's) so that
