@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -207,6 +207,12 @@ class FeedbackRequest(Strict):
     prediction_id: str | None = Field(default=None, max_length=36)
     text: Tweet | None = None
     predicted_label: Label | None = None
+    right_label: Label | None = Field(
+        default=None,
+        description="When the prediction was wrong, the label the tweet should have had. "
+        "Retraining learns from a wrong negative or positive prediction without it (the right "
+        "label is the other one), but not from a wrong neutral one: say negative or positive.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -224,6 +230,27 @@ class FeedbackRequest(Strict):
                     },
                 },
             ],
+            # right_label only on a wrong verdict, and never the predicted label itself
+            "allOf": [
+                {
+                    "if": {"properties": {"correct": {"const": True}}},
+                    "then": {"properties": {"right_label": {"type": "null"}}},
+                },
+                {
+                    "not": {
+                        "anyOf": [
+                            {
+                                "required": ["predicted_label", "right_label"],
+                                "properties": {
+                                    "predicted_label": {"const": label},
+                                    "right_label": {"const": label},
+                                },
+                            }
+                            for label in get_args(Label)
+                        ]
+                    }
+                },
+            ],
             "examples": [
                 {"prediction_id": "0b7f9e0e-3c1d-4c7e-9d5e-0d6f4f0b2a11", "correct": False},
                 {"text": "love the new seats", "predicted_label": "negative", "correct": False},
@@ -239,6 +266,12 @@ class FeedbackRequest(Strict):
             not by_id and (self.text is None) != (self.predicted_label is None)
         ):
             raise ValueError("send either prediction_id, or both text and predicted_label")
+        if self.correct and self.right_label is not None:
+            raise ValueError("right_label is for wrong predictions: drop it, or send correct false")
+        if self.right_label is not None and self.right_label == self.predicted_label:
+            raise ValueError(
+                "right_label is the predicted label: a wrong prediction's right label is another"
+            )
         return self
 
 

@@ -211,6 +211,7 @@ class PredictionStore:
         correct: bool,
         prediction_id: str | None,
         model_version: str | None,
+        right_label: str | None = None,
     ) -> str:
         feedback_id = new_id()
         with self.engine.begin() as connection:
@@ -222,6 +223,7 @@ class PredictionStore:
                     predicted_label=predicted_label,
                     correct=correct,
                     model_version=model_version,
+                    right_label=right_label,
                     created_at=utcnow(),
                 )
             )

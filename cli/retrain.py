@@ -265,7 +265,8 @@ def show_outcome(result: RetrainResult, dry_run: bool, store: str) -> None:
     feedback = result.feedback
     console.print(
         f"Feedback: {feedback.verdicts} verdicts, {len(feedback.rows)} usable "
-        f"({feedback.duplicates} duplicates, {feedback.contradictions} contradicting texts "
+        f"({feedback.unknown_labels} without a negative or positive label, "
+        f"{feedback.duplicates} duplicates, {feedback.contradictions} contradicting texts "
         f"dropped); {result.feedback_train_rows} trained on"
         + (
             f" ({result.manual_overlap} manual-test tweets left out)"

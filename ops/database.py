@@ -65,6 +65,9 @@ feedback = Table(
     Column("predicted_label", String(16), nullable=False),
     Column("correct", Boolean, nullable=False),
     Column("model_version", String(50), nullable=True),
+    # the label the tweet should have had, when the user said (a wrong `neutral` prediction
+    # says nothing of negative or positive without it)
+    Column("right_label", String(16), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
 alerts = Table(
@@ -213,6 +216,7 @@ def _create_tables(engine: Engine) -> None:
 ADDED_COLUMNS = {
     "predictions": ("tweeted_at", "brand"),
     "alerts": ("brand", "baseline"),
+    "feedback": ("right_label",),
     "outbox": (
         "dead_at",
         "delivered_to",

@@ -41,7 +41,15 @@ def add_feedback(
             )
         text, label, version = prediction.text, prediction.label, prediction.model_version
     assert text is not None and label is not None  # the schema's validator guarantees it
-    feedback_id = store.add_feedback(text, label, body.correct, body.prediction_id, version)
+    if body.right_label == label:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"right_label {label!r} is the predicted label: a wrong prediction's right label "
+            "is another one",
+        )
+    feedback_id = store.add_feedback(
+        text, label, body.correct, body.prediction_id, version, body.right_label
+    )
     metrics.feedback.labels(str(body.correct).lower()).inc()
     if not body.correct:  # it may complete an error window: evaluate the rules now
         jobs.nudge()

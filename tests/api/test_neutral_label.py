@@ -62,3 +62,27 @@ def test_a_score_inside_the_band_is_answered_stored_and_judged_as_neutral(
     assert sum(w["total"] for w in windows) == 3
     called_negative = labels.count("negative")
     assert sum(w["negatives"] for w in windows) == called_negative  # the neutral one apart
+
+
+def test_a_wrong_neutral_prediction_can_name_its_right_label(client: TestClient) -> None:
+    from ops.database import feedback
+    from training.feedback.store import read_feedback
+
+    neutral = client.post("/predict", json={"text": TEXTS[1]}).json()
+    assert neutral["label"] == "neutral"
+    judged = {"prediction_id": neutral["prediction_id"], "correct": False}
+    same = client.post("/feedback", json={**judged, "right_label": "neutral"})
+    assert same.status_code == 422 and "is the predicted label" in same.json()["detail"]
+    contradicting = client.post(
+        "/feedback", json={**judged, "correct": True, "right_label": "negative"}
+    )
+    assert (
+        contradicting.status_code == 422
+        and "right_label is for wrong predictions" in contradicting.text
+    )
+    given = client.post("/feedback", json={**judged, "right_label": "negative"})
+    assert given.status_code == 201, given.text
+    url = str(client.app.state.store.engine.url)  # type: ignore[attr-defined]
+    stored = read_feedback(url).set_index("id").loc[given.json()["feedback_id"]]
+    assert (stored["predicted_label"], stored["right_label"]) == ("neutral", "negative")
+    assert "right_label" in feedback.c

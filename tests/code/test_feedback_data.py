@@ -198,3 +198,37 @@ def test_a_champion_that_cannot_be_retrained_is_a_user_error(
     with pytest.raises(UnsupportedChampion, match=message) as raised:
         champion_recipe("3", params, {"model_family": family})
     assert isinstance(raised.value, UserError) and raised.value.exit_code == 2
+
+
+def test_a_right_label_names_the_truth_of_a_wrong_neutral_prediction() -> None:
+    rows = verdicts(
+        ("when does boarding start", "neutral", True),  # truly neutral: no binary label
+        ("they lost my bag", "neutral", False),  # wrong, but which way? dropped
+        ("stuck on the tarmac again", "neutral", False),
+        ("thanks for the upgrade", "negative", False),
+        ("the seats were fine", "negative", False),
+    )
+    rows["right_label"] = [None, None, "negative", None, "neutral"]
+    clean = clean_feedback(rows)
+    assert dict(zip(clean.rows["text"], clean.rows["label"], strict=True)) == {
+        "stuck on the tarmac again": 0,
+        "thanks for the upgrade": 1,
+    }
+    assert clean.unknown_labels == 3
+
+
+def test_a_database_from_before_right_label_reads_as_none_given(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE feedback DROP COLUMN right_label")
+        connection.exec_driver_sql(
+            "INSERT INTO feedback (id, text, predicted_label, correct, created_at) "
+            "VALUES ('a', 'late', 'positive', 0, '2024-05-01 12:00:00')"
+        )
+    engine.dispose()
+    frame = read_feedback(url)
+    assert frame["right_label"].isna().all()
+    assert clean_feedback(frame).rows["label"].tolist() == [0]
+    connect(url).dispose()  # the API's next start adds the column
+    assert read_feedback(url)["right_label"].tolist() == [None]

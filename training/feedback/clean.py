@@ -28,7 +28,7 @@ EXPORT_DATE = "%a %b %d %H:%M:%S UTC %Y"  # Sentiment140's date format
 class CleanFeedback:
     rows: pd.DataFrame  # id, created_at, text, label (0/1), polarity (0/4); oldest first
     verdicts: int  # rows read from the store
-    unknown_labels: int  # predicted labels neither negative nor positive: dropped
+    unknown_labels: int  # verdicts without a negative or positive label: dropped
     duplicates: int  # repeats of a text with the same label: dropped
     contradictions: int  # texts given both labels: all their rows dropped
 
@@ -40,18 +40,25 @@ class CleanFeedback:
 
 def clean_feedback(verdicts: pd.DataFrame) -> CleanFeedback:
     """Labelled, deduplicated, contradiction-free tweets from the store's verdicts (columns
-    id, text, predicted_label, correct, created_at; oldest first)."""
+    id, text, predicted_label, correct, created_at, and right_label where the user gave it;
+    oldest first). A verdict's label: the right label the user gave, else the predicted one
+    if correct, else the other binary one; none (dropped) for a `neutral` prediction judged
+    right or judged wrong without a right label, and for a right label `neutral`."""
     predicted = verdicts["predicted_label"].map(LABEL_OF_NAME)
-    known = predicted.notna()
+    correct = verdicts["correct"].astype(bool)
+    given = verdicts.get("right_label", pd.Series(None, index=verdicts.index))
+    label = given.map(LABEL_OF_NAME)
+    label = label.where(given.notna(), predicted.where(correct, 1 - predicted))
+    known = label.notna()
     if not known.all():
         log.warning(
-            "%d verdicts with a predicted label other than %s were dropped",
+            "%d verdicts without a %s label (a neutral prediction judged wrong without its "
+            "right_label, or judged neutral) were dropped",
             int((~known).sum()),
             " or ".join(LABEL_OF_NAME),
         )
     rows = verdicts[known].copy()
-    confirmed = predicted[known].astype(int)
-    rows["label"] = confirmed.where(rows["correct"].astype(bool), 1 - confirmed)
+    rows["label"] = label[known].astype(int)
     rows["key"] = normalize_many(rows["text"])
     labels_per_text = rows.groupby("key")["label"].transform("nunique")
     contradicting = labels_per_text > 1

@@ -3,8 +3,9 @@
 
 Training imports the core only (ARCHITECTURE.md), not `ops`, which owns the schema: the
 table is named here by the columns it reads. This couples to `ops.database.feedback`'s
-`id`, `text`, `predicted_label`, `correct` and `created_at`; tests/code/test_feedback_data.py
-checks that they are still there.
+`id`, `text`, `predicted_label`, `correct`, `created_at` and `right_label` (absent in a
+database the API has not opened since it was added: read as none given);
+tests/code/test_feedback_data.py checks that they are still there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import (
     column,
     create_engine,
     inspect,
+    null,
     select,
     table,
 )
@@ -36,12 +38,13 @@ FEEDBACK = table(
     column("predicted_label", String(16)),
     column("correct", Boolean()),
     column("created_at", DateTime(timezone=True)),
+    column("right_label", String(16)),
 )
 
 
 def read_feedback(url: str, since: datetime | None = None) -> pd.DataFrame:
     """Every verdict (or those given after `since`), oldest first: `id`, `text`,
-    `predicted_label`, `correct`, `created_at`.
+    `predicted_label`, `correct`, `created_at`, `right_label` (None where not given).
 
     Never creates a database: a missing SQLite file or table is a `DataError` that says
     which database was read.
@@ -56,7 +59,9 @@ def read_feedback(url: str, since: datetime | None = None) -> pd.DataFrame:
         with engine.connect() as connection:
             if not inspect(connection).has_table(FEEDBACK.name):
                 raise DataError(f"{shown} has no {FEEDBACK.name} table: {hint}")
-            query = select(FEEDBACK).order_by(FEEDBACK.c.created_at, FEEDBACK.c.id)
+            names = {c["name"] for c in inspect(connection).get_columns(FEEDBACK.name)}
+            columns = [c if c.name in names else null().label(c.name) for c in FEEDBACK.c]
+            query = select(*columns).order_by(FEEDBACK.c.created_at, FEEDBACK.c.id)
             if since is not None:
                 query = query.where(FEEDBACK.c.created_at > since)
             rows = connection.execute(query).all()
