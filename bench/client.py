@@ -9,7 +9,8 @@
    same moved by the prior-shift correction of the posterior's odds, plain accuracy on the
    client's tweets (the rule before), balanced accuracy on them, and the client rule;
 4. `--verdicts` airline tweets in time order judged right or wrong against the champion's
-   labels (stamped with their tweet time), then `badbuzz retrain --dry-run` (the default
+   labels (stamped with their tweet time; a wrong `neutral` prediction names its right
+   label, unless `--no-right-labels`), then `badbuzz retrain --dry-run` (the default
    recipe, the ensemble of a head on the frozen MiniLM's embeddings and TF-IDF + logistic
    regression): the challenger's threshold and the
    gate's decision with its interval; then the decision with `--gate-metric
@@ -19,7 +20,8 @@
 
 Everything goes to a throw-away BADBUZZ_HOME (or `--home`, kept).
 
-    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000] [--embeddings DIR]
+    python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000] [--embeddings DIR] \
+        [--no-right-labels]
 """
 
 from __future__ import annotations
@@ -126,9 +128,13 @@ def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int
         )
 
 
-def store_verdicts(home: Path, verdicts: int) -> None:
+LABELS = {0: "negative", 1: "positive"}  # the export's binary labels, as the API names them
+
+
+def store_verdicts(home: Path, verdicts: int, right_labels: bool) -> None:
     """The first `verdicts` negative and positive airline tweets, judged against the
-    champion's labels, stamped with their tweet time."""
+    champion's labels, stamped with their tweet time; a wrong `neutral` prediction names its
+    right label when `right_labels` (the user says which way it was wrong)."""
     client = airline_tweets().head(verdicts)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
@@ -139,7 +145,8 @@ def store_verdicts(home: Path, verdicts: int) -> None:
             insert(feedback),
             [
                 {"id": new_id(), "text": text, "predicted_label": label,
-                 "correct": label == ("positive" if truth == 1 else "negative"),
+                 "correct": label == LABELS[truth],
+                 "right_label": LABELS[truth] if right_labels and label == "neutral" else None,
                  "created_at": created.to_pydatetime()}
                 for text, label, truth, created in zip(
                     client["text"], predicted, client["label"], client["created"], strict=True
@@ -156,6 +163,11 @@ def main() -> None:
     parser.add_argument("--verdicts", type=int, default=1000)
     parser.add_argument("--home", type=Path, default=None, help="Keep the store here.")
     parser.add_argument("--embeddings", type=Path, default=None, help="An embedding cache.")
+    parser.add_argument(
+        "--no-right-labels",
+        action="store_true",
+        help="Verdicts on neutral predictions say only 'wrong', not which label was right.",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,7 +185,7 @@ def main() -> None:
         print(badbuzz(env, "promote", "--metric", "client_accuracy"))
         print(badbuzz(env, "evaluate", "--data", str(AIRLINE), *client))
         compare_thresholds(home, args.verdicts, 0.3, args.sample)
-        store_verdicts(home, args.verdicts)
+        store_verdicts(home, args.verdicts, not args.no_right_labels)
         if args.embeddings:
             (home / "data").mkdir(parents=True, exist_ok=True)
             (home / "data" / "embeddings").symlink_to(args.embeddings.resolve())
