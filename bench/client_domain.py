@@ -55,7 +55,7 @@ from training.evaluation.metrics import evaluate_scores
 from training.evaluation.neutral import NEGATIVES_CALLED_NEUTRAL, band_metrics, choose_neutral_band
 from training.evaluation.thresholds import choose_client_threshold, choose_threshold
 from training.feedback.encoder_recipe import EncoderRecipe
-from training.feedback.ensemble_recipe import EnsembleRecipe
+from training.feedback.ensemble_recipe import ensemble_recipe
 from training.feedback.fitting import (
     ChallengerRecipe,
     Features,
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             encoder = EncoderRecipe(args.cache, EncoderConfig(seed=SEED, c=args.encoder_c))
             recipe: ChallengerRecipe = encoder
             if name == "ensemble":
-                recipe = EnsembleRecipe((encoder, tfidf_logreg_recipe(SEED, 5.0)), 5.0)
+                recipe = ensemble_recipe(args.cache, encoder.config, 5.0)
             recipes.append((recipe, label, split))
             if args.encoder_sample:
                 big = sentiment140_split(args.encoder_sample)

@@ -18,10 +18,8 @@ from badbuzz.registry import TrackingTarget
 from badbuzz.settings import TrainingSettings
 from training.data.prepared import PreparedData
 from training.encoder.head import EncoderConfig
-from training.feedback.encoder_recipe import EncoderRecipe
-from training.feedback.ensemble_recipe import EnsembleRecipe
+from training.feedback.ensemble_recipe import ensemble_recipe
 from training.feedback.fitting import Features
-from training.feedback.recipe import tfidf_logreg_recipe
 from training.tracking.experiments import experiment_name, use_experiment
 from training.tracking.runs import TrainedModel, model_run, record
 
@@ -34,18 +32,12 @@ class EnsembleConfig:
     register: bool = True
 
 
-def ensemble_recipe(embeddings_dir: Path, encoder: EncoderConfig) -> EnsembleRecipe:
-    """The two members, as `badbuzz retrain --recipe ensemble` builds them (no verdicts here,
-    so the weight is unused)."""
-    members = (EncoderRecipe(embeddings_dir, encoder), tfidf_logreg_recipe(encoder.seed, 1.0))
-    return EnsembleRecipe(members, 1.0)
-
-
 def train_ensemble(
     config: EnsembleConfig, data: PreparedData, settings: TrainingSettings, target: TrackingTarget
 ) -> TrainedModel:
     use_experiment(experiment_name(data.data_hash), target)
-    recipe = ensemble_recipe(settings.data_cache_dir / "embeddings", config.encoder)
+    # no verdicts here: the weight is unused
+    recipe = ensemble_recipe(settings.data_cache_dir / "embeddings", config.encoder, 1.0)
     split = data.split
     with model_run(
         "ensemble", recipe.model_family, recipe.embedding_type, data, recipe.params()

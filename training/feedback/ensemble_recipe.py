@@ -21,7 +21,10 @@ import numpy as np
 from badbuzz.bundle.manifest import Manifest
 from badbuzz.bundle.runtimes.mean import MEMBERS_FOLDER, write_members_file
 from badbuzz.metric_names import DEFAULT_THRESHOLD
+from training.encoder.head import EncoderConfig
+from training.feedback.encoder_recipe import EncoderRecipe
 from training.feedback.fitting import ChallengerRecipe, Features
+from training.feedback.recipe import tfidf_logreg_recipe
 
 MODEL_FAMILY = "ensemble"
 
@@ -106,6 +109,16 @@ class EnsembleRecipe(ChallengerRecipe):
         return Features(
             base, features.base_labels, feedback, features.feedback_labels, features.feedback_weight
         )
+
+
+def ensemble_recipe(embeddings_dir: Path, encoder: EncoderConfig, weight: float) -> EnsembleRecipe:
+    """The ensemble as retrain, `train ensemble` and the bench build it: the encoder head
+    (embeddings cached under `embeddings_dir`) and TF-IDF + VADER + logistic regression."""
+    members = (
+        EncoderRecipe(embeddings_dir, encoder, weight),
+        tfidf_logreg_recipe(encoder.seed, weight),
+    )
+    return EnsembleRecipe(members, weight)
 
 
 def _column(rows: np.ndarray, k: int) -> np.ndarray:

@@ -59,9 +59,8 @@ def build_recipe(
     from training.encoder.head import EncoderConfig
     from training.feedback.encoder_recipe import EncoderRecipe
 
-    encoder = EncoderRecipe(embeddings_dir, EncoderConfig(seed=DEFAULT_SEED), weight)
     if name == "encoder":
-        return encoder
-    from training.feedback.ensemble_recipe import EnsembleRecipe
+        return EncoderRecipe(embeddings_dir, EncoderConfig(seed=DEFAULT_SEED), weight)
+    from training.feedback.ensemble_recipe import ensemble_recipe
 
-    return EnsembleRecipe((encoder, tfidf_logreg_recipe(DEFAULT_SEED, weight)), weight)
+    return ensemble_recipe(embeddings_dir, EncoderConfig(seed=DEFAULT_SEED), weight)
