@@ -18,10 +18,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from api.limits import Overloaded
 from api.service import ServedModel
+from badbuzz.bundle.model import Scored
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 class _Pending:
     model: ServedModel
     text: str
-    result: asyncio.Future[float]
+    result: asyncio.Future[Scored]
 
 
 class DynamicBatcher:
@@ -66,8 +65,8 @@ class DynamicBatcher:
             if not item.result.done():
                 item.result.set_exception(RuntimeError("the API is shutting down"))
 
-    async def predict(self, model: ServedModel, text: str) -> float:
-        """Probability that `text` is positive, scored with `model`."""
+    async def predict(self, model: ServedModel, text: str) -> Scored:
+        """`text` scored and labelled with `model`."""
         if self._task is None or self._task.done():
             raise RuntimeError("the batcher is not running")
         if len(self._pending) >= self.max_pending:
@@ -75,7 +74,7 @@ class DynamicBatcher:
                 f"{len(self._pending)} tweets already wait to be scored, the most this API "
                 "queues: retry after the Retry-After seconds"
             )
-        result: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        result: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(model, text, result))
         self._wake.set()
         return await result
@@ -105,10 +104,9 @@ class DynamicBatcher:
         if not batch:
             return
         try:
-            scores: np.ndarray = batch[0].model.predict_proba([item.text for item in batch])
-            p_positive = [float(p) for p in scores]
-            if len(p_positive) != len(batch):
-                raise ValueError(f"the model gave {len(p_positive)} scores for {len(batch)} texts")
+            scored = batch[0].model.classify([item.text for item in batch]).each()
+            if len(scored) != len(batch):
+                raise ValueError(f"the model gave {len(scored)} scores for {len(batch)} texts")
         except Exception as error:  # a model failure fails these requests, not the batcher
             log.exception("scoring a batch of %d failed", len(batch))
             for item in batch:
@@ -116,6 +114,6 @@ class DynamicBatcher:
                     item.result.set_exception(error)
             return
         self.on_batch(len(batch))
-        for item, p in zip(batch, p_positive, strict=True):
+        for item, result in zip(batch, scored, strict=True):
             if not item.result.done():
-                item.result.set_result(p)
+                item.result.set_result(result)

@@ -14,6 +14,7 @@ from api.responses import prediction_response
 from api.schemas import PredictRequest, PredictResponse
 from api.service import ServedModel
 from api.store import COMMIT_WAIT_S, Prediction, PredictionStore
+from badbuzz.bundle.model import Scored
 from ops.brands import BrandMatcher
 from ops.database import new_id, utcnow
 
@@ -37,11 +38,11 @@ class PredictionRecorder:
             self.store.check_room(count)
 
     async def record(
-        self, model: ServedModel, tweets: Sequence[PredictRequest], p_positive: Sequence[float]
+        self, model: ServedModel, tweets: Sequence[PredictRequest], scored: Sequence[Scored]
     ) -> list[PredictResponse]:
         """Make, store, count and log the predictions of `tweets`; their answers. The event
         loop is not blocked while the writer thread commits them."""
-        made = self._made(model, tweets, p_positive)
+        made = self._made(model, tweets, scored)
         if self.store is not None:  # committed before it is answered or counted
             stored = asyncio.wrap_future(self.store.queue_predictions(made))
             try:
@@ -51,16 +52,16 @@ class PredictionRecorder:
         return self._answered(model, made)
 
     def record_blocking(
-        self, model: ServedModel, tweets: Sequence[PredictRequest], p_positive: Sequence[float]
+        self, model: ServedModel, tweets: Sequence[PredictRequest], scored: Sequence[Scored]
     ) -> list[PredictResponse]:
         """`record` from a worker thread, which waits for the commit."""
-        made = self._made(model, tweets, p_positive)
+        made = self._made(model, tweets, scored)
         if self.store is not None:  # committed before it is answered or counted
             self.store.store_predictions(made)
         return self._answered(model, made)
 
     def _made(
-        self, model: ServedModel, tweets: Sequence[PredictRequest], p_positive: Sequence[float]
+        self, model: ServedModel, tweets: Sequence[PredictRequest], scored: Sequence[Scored]
     ) -> list[Prediction]:
         ref = model.ref
         now = utcnow()
@@ -68,15 +69,15 @@ class PredictionRecorder:
             Prediction(
                 new_id(),
                 tweet.text,
-                model.label(p),
-                p,
+                result.label,
+                result.p_positive,
                 ref.name,
                 ref.version,
                 now,
                 tweet.created_at or now,
                 self.brands.brand_of(tweet.text, tweet.brand),
             )
-            for tweet, p in zip(tweets, p_positive, strict=True)
+            for tweet, result in zip(tweets, scored, strict=True)
         ]
 
     def _answered(self, model: ServedModel, made: list[Prediction]) -> list[PredictResponse]:

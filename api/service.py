@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import numpy as np
-
 from api.resolve import (
     ModelUnavailable,
     ResolvedBundle,
@@ -22,7 +20,7 @@ from api.resolve import (
     resolve_bundle,
 )
 from api.schemas import ModelRef
-from badbuzz.bundle.model import ModelBundle
+from badbuzz.bundle.model import Classified, ModelBundle
 from badbuzz.errors import BundleError
 from badbuzz.settings import ApiSettings
 
@@ -51,11 +49,8 @@ class ServedModel:
     def ref(self) -> ModelRef:
         return ModelRef(**self.card)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.bundle.predict_proba(texts)
-
-    def label(self, p_positive: float) -> str:
-        return self.bundle.decision.label(p_positive)
+    def classify(self, texts: Sequence[str]) -> Classified:
+        return self.bundle.classify(texts)
 
 
 def smoke_test(bundle: ModelBundle) -> None:

@@ -74,7 +74,8 @@ def feedback_export(
     out: Annotated[Path, typer.Option(help="CSV file to write (Sentiment140's layout).")],
 ) -> None:
     """Write the API's feedback (BADBUZZ_DATABASE_URL), cleaned as `badbuzz retrain` cleans
-    it, as a headerless Sentiment140 CSV: polarity 0/4, id, date, query, user, text."""
+    it, as a headerless Sentiment140 CSV: polarity 0/2/4 (2: neutral), id, date, query,
+    user, text."""
     from badbuzz.settings import OpsSettings
     from training.feedback.clean import clean_feedback, write_sentiment140
     from training.feedback.store import read_feedback

@@ -99,6 +99,17 @@ MinPositiveRecallOption = Annotated[
 RetrainSeedOption = Annotated[
     int, typer.Option(help="Seed of the threshold folds and the gate's bootstrap.")
 ]
+NeutralBudgetOption = Annotated[
+    float,
+    typer.Option(
+        "--neutral-max-negatives-lost",
+        min=0.0,
+        max=0.5,
+        help="The neutral head's budget: the largest share of the client's negative verdicts "
+        "it may call neutral (out of fold). A head is fitted when the verdicts hold 30 neutral "
+        "ones (right_label neutral, or a neutral prediction judged right).",
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option(help="Train and compare only: log, register and promote nothing."),
@@ -133,6 +144,7 @@ def retrain(
     manual_tolerance: ManualToleranceOption = 0.02,
     min_positive_recall: MinPositiveRecallOption = DEFAULT_FLOOR,
     seed: RetrainSeedOption = 42,
+    neutral_max_negatives_lost: NeutralBudgetOption = 0.12,
     sample: SampleOption = None,
     data: DataOption = None,
     manual: ManualOption = None,
@@ -170,6 +182,7 @@ def retrain(
         gate_share=gate_share,
         min_feedback=min_feedback,
         seed=seed,
+        max_negatives_lost=neutral_max_negatives_lost,
         rule=GateRule(gate_metric, manual_tolerance, min_positive_recall, confidence, seed=seed),
         sample=sample,
         data=data,
@@ -265,7 +278,7 @@ def show_outcome(result: RetrainResult, dry_run: bool, store: str) -> None:
     feedback = result.feedback
     console.print(
         f"Feedback: {feedback.verdicts} verdicts, {len(feedback.rows)} usable "
-        f"({feedback.unknown_labels} without a negative or positive label, "
+        f"({feedback.unknown_labels} without a label, "
         f"{feedback.duplicates} duplicates, {feedback.contradictions} contradicting texts "
         f"dropped); {result.feedback_train_rows} trained on"
         + (
@@ -275,6 +288,7 @@ def show_outcome(result: RetrainResult, dry_run: bool, store: str) -> None:
         )
         + f", {result.gate_rows} in the gate; hash {feedback.hash[:12]}"
     )
+    console.print(neutral_line(result))
     verdict = "[bold green]" if result.decision.promote else "[bold red]"
     console.print(f"Gate: {verdict}{result.decision.reason}[/]")
     if dry_run:
@@ -291,3 +305,17 @@ def show_outcome(result: RetrainResult, dry_run: bool, store: str) -> None:
             f"{result.champion_version} ({store})."
         )
     console.print(f"Retrained in {result.seconds:.0f} s")
+
+
+def neutral_line(result: RetrainResult) -> str:
+    neutral = result.neutral
+    if neutral is None:
+        return (
+            "Neutral head: none (fewer than 30 neutral verdicts): the neutral band, where the "
+            "champion was evaluated on a client's export, says what is neutral"
+        )
+    return (
+        f"Neutral head: fitted on {neutral.rows} verdicts ({neutral.neutral_rows} neutral); "
+        f"out of fold it finds {neutral.out_of_fold_neutral_found:.0%} of the neutral ones "
+        f"and calls {neutral.out_of_fold_negatives_lost:.0%} of the negatives neutral"
+    )

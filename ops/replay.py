@@ -216,8 +216,8 @@ def replay(
     started = time.perf_counter()
     negatives: list[bool] = []
     for chunk in _chunks(tweets, CHUNK):
-        scores = bundle.predict_proba([t.text for t in chunk])
-        negatives += (~bundle.decision.is_positive(scores)).tolist()
+        labels = bundle.classify([t.text for t in chunk]).labels
+        negatives += [label == "negative" for label in labels]  # as ops.buzz_counts counts
         on_progress(len(chunk))
     return detect(tweets, negatives, settings, started)
 

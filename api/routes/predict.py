@@ -29,8 +29,8 @@ async def predict(
 ) -> Response:
     """Score one tweet (requests that arrive together are scored as one batch)."""
     recorder.check_room(1)
-    p_positive = await batcher.predict(model, body.text)
-    (answer,) = await recorder.record(model, [body], [p_positive])
+    scored = await batcher.predict(model, body.text)
+    (answer,) = await recorder.record(model, [body], [scored])
     return json_response(answer)
 
 
@@ -46,6 +46,6 @@ def predict_batch(body: BatchRequest, model: ModelDep, recorder: RecorderDep) ->
     brand); results come back in the same order."""
     tweets = body.items()
     recorder.check_room(len(tweets))
-    p_positive = model.predict_proba([tweet.text for tweet in tweets]).tolist()
-    answers = recorder.record_blocking(model, tweets, p_positive)
+    scored = model.classify([tweet.text for tweet in tweets]).each()
+    answers = recorder.record_blocking(model, tweets, scored)
     return json_response(BatchResponse(predictions=answers))

@@ -97,6 +97,9 @@ class Manifest:
     # [low, high): P(positive) there is labelled neutral; chosen on a client's labelled
     # tweets with neutral ones (training's --eval-data), absent otherwise
     neutral_band: list[float] | None = None
+    # the folder of the neutral head: a bundle of its own whose "positive" class is neutral
+    # (P(neutral) >= its threshold: the tweet is labelled neutral, in place of the band)
+    neutral_head: str | None = None
     format: str = BUNDLE_FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -120,6 +123,8 @@ class Manifest:
             len(band) == 2 and 0.0 <= float(band[0]) <= float(band[1]) <= 1.0
         ):
             raise BundleError(f"{path}: neutral_band {band!r} is not [low, high] within [0, 1]")
+        if manifest.neutral_head is not None and not isinstance(manifest.neutral_head, str):
+            raise BundleError(f"{path}: neutral_head {manifest.neutral_head!r} is not a folder")
         if manifest.format != BUNDLE_FORMAT or manifest.format_version > FORMAT_VERSION:
             raise BundleError(
                 f"{path}: {manifest.format} v{manifest.format_version} is not a bundle this "

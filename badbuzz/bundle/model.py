@@ -11,16 +11,17 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from badbuzz.bundle.manifest import DEFAULT_LABELS, Manifest
+from badbuzz.bundle.manifest import DEFAULT_LABELS, Manifest, inside_bundle
 from badbuzz.bundle.signing import SignaturePolicy, verified_manifest
 from badbuzz.errors import BundleError
 from badbuzz.text import NormalizationConfig, missing_packages, normalize_many
 
-NEUTRAL = "neutral"  # the label of a score inside the bundle's neutral band
+NEUTRAL = "neutral"  # the label of a tweet the neutral head or the neutral band calls neutral
+NEUTRAL_HEAD_LABELS = {"0": "polar", "1": NEUTRAL}  # a neutral head's classes
 # manifest "runtime" -> the module that loads it (imported only when a bundle needs it)
 RUNTIME_MODULES = {
     "sklearn": "badbuzz.bundle.runtimes.sklearn_pipeline",
@@ -33,9 +34,10 @@ RUNTIME_MODULES = {
 
 @dataclass(frozen=True)
 class Decision:
-    """Score to label, decided here and nowhere else: positive when P(positive) >= threshold,
-    and, where the bundle has a neutral band, neutral when low <= P(positive) < high. The
-    binary call (`is_positive`) ignores the band: the KPI figures stay comparable."""
+    """Score to label, decided here and nowhere else: positive when P(positive) >= threshold;
+    neutral where the bundle's neutral head says so (`neutral`), or, without a head, where the
+    bundle has a neutral band and low <= P(positive) < high. The binary call (`is_positive`)
+    ignores both: the KPI figures stay comparable."""
 
     threshold: float = 0.5
     labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
@@ -47,14 +49,35 @@ class Decision:
     def label(self, p_positive: float) -> str:
         return self.label_all(np.array([p_positive]))[0]
 
-    def label_all(self, p_positive: np.ndarray) -> list[str]:
+    def label_all(self, p_positive: np.ndarray, neutral: np.ndarray | None = None) -> list[str]:
         scores = np.asarray(p_positive)
         names = [self.labels[str(int(positive))] for positive in self.is_positive(scores)]
-        if self.neutral_band is None:
-            return names
-        low, high = self.neutral_band
-        neutral = (scores >= low) & (scores < high)
+        if neutral is None:
+            if self.neutral_band is None:
+                return names
+            low, high = self.neutral_band
+            neutral = (scores >= low) & (scores < high)
         return [NEUTRAL if inside else name for name, inside in zip(names, neutral, strict=True)]
+
+
+class Scored(NamedTuple):
+    """One tweet as the served model answers it."""
+
+    p_positive: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Classified:
+    """Tweets as the served model answers them: P(positive) and the label, in input order."""
+
+    p_positive: np.ndarray
+    labels: list[str]
+
+    def each(self) -> list[Scored]:
+        return [
+            Scored(float(p), label) for p, label in zip(self.p_positive, self.labels, strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -94,9 +117,16 @@ def load_scorer(directory: Path, manifest: Manifest, options: RuntimeOptions) ->
 
 
 class ModelBundle:
-    """A loaded bundle: raw tweets in, probability of *positive* out."""
+    """A loaded bundle: raw tweets in, probability of *positive* out; with its neutral head
+    (a bundle in a subfolder, `Manifest.neutral_head`), which tweets are neutral."""
 
-    def __init__(self, directory: Path, manifest: Manifest, scorer: Scorer) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        manifest: Manifest,
+        scorer: Scorer,
+        neutral_head: ModelBundle | None = None,
+    ) -> None:
         self.directory = directory
         self.manifest = manifest
         self.normalization = (
@@ -115,12 +145,19 @@ class ModelBundle:
             manifest.threshold, manifest.labels, None if band is None else (band[0], band[1])
         )
         self.scorer = scorer
+        self.neutral_head = neutral_head
 
     @classmethod
     def load(cls, directory: Path, options: RuntimeOptions | None = None) -> ModelBundle:
         options = options or RuntimeOptions()
         manifest = verified_manifest(directory, options.signatures)
-        return cls(directory, manifest, load_scorer(directory, manifest, options))
+        head = None if manifest.neutral_head is None else load_neutral_head(directory, manifest)
+        return cls(
+            directory,
+            manifest,
+            load_scorer(directory, manifest, options),
+            None if head is None else cls(head[0], head[1], load_scorer(*head, options)),
+        )
 
     @property
     def threshold(self) -> float:
@@ -136,5 +173,27 @@ class ModelBundle:
             texts = normalize_many(texts, self.normalization)
         return np.asarray(self.scorer.predict_proba(texts), dtype=float)
 
+    def is_neutral(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Which tweets the neutral head calls neutral; None without a head."""
+        if self.neutral_head is None:
+            return None
+        head = self.neutral_head
+        return head.decision.is_positive(head.predict_proba(texts))
+
+    def classify(self, texts: Sequence[str]) -> Classified:
+        p_positive = self.predict_proba(texts)
+        return Classified(p_positive, self.decision.label_all(p_positive, self.is_neutral(texts)))
+
     def predict(self, texts: Sequence[str]) -> list[str]:
-        return self.decision.label_all(self.predict_proba(texts))
+        return self.classify(texts).labels
+
+
+def load_neutral_head(directory: Path, manifest: Manifest) -> tuple[Path, Manifest]:
+    """The neutral head's folder and manifest, its hashes checked (the bundle's own manifest,
+    checked and signed, hashes the head's files too); a head of a head is refused."""
+    folder = inside_bundle(directory, manifest.neutral_head)
+    head = Manifest.read(folder)
+    if head.neutral_head is not None:
+        raise BundleError(f"{folder}: a neutral head has a neutral head of its own")
+    head.verify(folder)
+    return folder, head

@@ -15,6 +15,7 @@ from api.batching import DynamicBatcher
 from api.limits import Overloaded
 from api.resolve import ResolvedBundle
 from api.service import ServedModel
+from badbuzz.bundle.model import Classified
 
 
 class LengthModel:
@@ -26,11 +27,17 @@ class LengthModel:
         self.fail = fail
         self.short = short
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def classify(self, texts: Sequence[str]) -> Classified:
         self.calls.append(len(texts))
         if self.fail:
             raise ValueError("model exploded")
-        return np.array([len(t) / 1000 for t in texts][: -1 if self.short else None])
+        scores = np.array([len(t) / 1000 for t in texts][: -1 if self.short else None])
+        return Classified(scores, ["positive"] * len(scores))
+
+
+async def score(batcher: DynamicBatcher, model: ServedModel, text: str) -> float:
+    """The P(positive) the batcher answers `text` with."""
+    return (await batcher.predict(model, text)).p_positive
 
 
 def served(model: LengthModel, version: str = "1") -> ServedModel:
@@ -56,7 +63,7 @@ def test_concurrent_requests_are_scored_together_each_getting_its_own_score() ->
     current = served(model)
 
     async def work(batcher: DynamicBatcher) -> list[float]:
-        return await asyncio.gather(*(batcher.predict(current, t) for t in texts(40)))
+        return await asyncio.gather(*(score(batcher, current, t) for t in texts(40)))
 
     scores = asyncio.run(with_batcher(16, work))
     assert scores == [len(t) / 1000 for t in texts(40)]
@@ -70,7 +77,7 @@ def test_a_lone_request_is_scored_at_once() -> None:
     current = served(model)
 
     async def work(batcher: DynamicBatcher) -> list[float]:
-        return [await batcher.predict(current, t) for t in texts(3)]
+        return [await score(batcher, current, t) for t in texts(3)]
 
     assert asyncio.run(with_batcher(16, work)) == [0.001, 0.002, 0.003]
     assert model.calls == [1, 1, 1]
@@ -82,7 +89,7 @@ def test_a_batch_holds_one_model_only() -> None:
 
     async def work(batcher: DynamicBatcher) -> list[float]:
         mixed = [(before if i % 2 else after, t) for i, t in enumerate(texts(10))]
-        return await asyncio.gather(*(batcher.predict(m, t) for m, t in mixed))
+        return await asyncio.gather(*(score(batcher, m, t) for m, t in mixed))
 
     scores = asyncio.run(with_batcher(64, work))
     assert scores == [len(t) / 1000 for t in texts(10)]
@@ -101,9 +108,9 @@ def test_a_failing_model_fails_its_requests_not_the_batcher(
     async def work(batcher: DynamicBatcher) -> tuple[list[Any], float]:
         current = served(broken)
         failed = await asyncio.gather(
-            *(batcher.predict(current, t) for t in texts(3)), return_exceptions=True
+            *(score(batcher, current, t) for t in texts(3)), return_exceptions=True
         )
-        return failed, await batcher.predict(served(healthy), "fine")
+        return failed, await score(batcher, served(healthy), "fine")
 
     failed, after = asyncio.run(with_batcher(8, work))
     assert all(isinstance(e, ValueError) and message in str(e) for e in failed), failed
@@ -118,7 +125,7 @@ def test_a_cancelled_request_is_not_scored() -> None:
         gone = asyncio.ensure_future(batcher.predict(current, "client went away"))
         await asyncio.sleep(0)  # queued, not yet scored
         gone.cancel()
-        return await batcher.predict(current, "abc")
+        return await score(batcher, current, "abc")
 
     assert asyncio.run(with_batcher(8, work)) == pytest.approx(0.003)
     assert sum(model.calls) == 1
@@ -135,7 +142,7 @@ def test_past_max_pending_a_request_is_refused_not_queued() -> None:
 
     async def work(batcher: DynamicBatcher) -> list[Any]:
         return await asyncio.gather(
-            *(batcher.predict(current, t) for t in texts(3)), return_exceptions=True
+            *(score(batcher, current, t) for t in texts(3)), return_exceptions=True
         )
 
     first, second, third = asyncio.run(with_batcher(8, work, max_pending=2))

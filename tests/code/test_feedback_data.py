@@ -202,7 +202,7 @@ def test_a_champion_that_cannot_be_retrained_is_a_user_error(
 
 def test_a_right_label_names_the_truth_of_a_wrong_neutral_prediction() -> None:
     rows = verdicts(
-        ("when does boarding start", "neutral", True),  # truly neutral: no binary label
+        ("when does boarding start", "neutral", True),  # truly neutral: the neutral head's
         ("they lost my bag", "neutral", False),  # wrong, but which way? dropped
         ("stuck on the tarmac again", "neutral", False),
         ("thanks for the upgrade", "negative", False),
@@ -211,10 +211,13 @@ def test_a_right_label_names_the_truth_of_a_wrong_neutral_prediction() -> None:
     rows["right_label"] = [None, None, "negative", None, "neutral"]
     clean = clean_feedback(rows)
     assert dict(zip(clean.rows["text"], clean.rows["label"], strict=True)) == {
+        "when does boarding start": -1,
         "stuck on the tarmac again": 0,
         "thanks for the upgrade": 1,
+        "the seats were fine": -1,
     }
-    assert clean.unknown_labels == 3
+    assert clean.rows["polarity"].tolist() == [2, 0, 4, 2]
+    assert clean.unknown_labels == 1
 
 
 def test_a_database_from_before_right_label_reads_as_none_given(tmp_path: Path) -> None:

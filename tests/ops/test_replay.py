@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 import pytest
 
-from badbuzz.bundle.model import Decision, ModelBundle
+from badbuzz.bundle.model import Classified, Decision, ModelBundle
 from badbuzz.errors import DataError
 from badbuzz.settings import OpsSettings
 from ops.brands import BrandMatcher
@@ -72,8 +72,9 @@ class KeywordModel:
 
     decision = Decision()
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([0.1 if "worst" in text else 0.9 for text in texts])
+    def classify(self, texts: Sequence[str]) -> Classified:
+        scores = np.array([0.1 if "worst" in text else 0.9 for text in texts])
+        return Classified(scores, self.decision.label_all(scores))
 
 
 def write_airline_file(path: Path) -> None:

@@ -40,6 +40,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from badbuzz.bundle.manifest import Manifest
 from badbuzz.bundle.model import Decision, ModelBundle, RuntimeOptions
 from badbuzz.errors import DataError, RegistryError
 from badbuzz.registry import CHAMPION, TrackingTarget, download_bundle, set_alias
@@ -51,8 +52,15 @@ from training.data.sentiment140 import data_hash, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
 from training.data.split import split_dataset, stratified_sample
 from training.evaluation.metrics import Evaluation, evaluate_scores
+from training.evaluation.neutral import MIN_NEUTRAL
 from training.evaluation.thresholds import choose_client_threshold
-from training.feedback.clean import CleanFeedback, clean_feedback, split_gate, write_sentiment140
+from training.feedback.clean import (
+    NEUTRAL,
+    CleanFeedback,
+    clean_feedback,
+    split_gate,
+    write_sentiment140,
+)
 from training.feedback.fitting import (
     ChallengerRecipe,
     FittingData,
@@ -66,6 +74,12 @@ from training.feedback.gate import (
     GateRule,
     JudgedPart,
     decide,
+)
+from training.feedback.neutral_head import (
+    DEFAULT_MAX_NEGATIVES_LOST,
+    NEUTRAL_FOLDER,
+    FittedNeutralHead,
+    neutral_head_for,
 )
 from training.feedback.recipe import Recipe, UnsupportedChampion
 from training.feedback.recipes import (
@@ -93,7 +107,9 @@ class RetrainConfig:
     feedback_weight: float | None = None  # None: the recipe's measured best
     gate_share: float = 0.3
     min_feedback: int = 50
-    seed: int = 42  # of the threshold folds
+    seed: int = 42  # of the threshold folds and the neutral head's
+    # the neutral head's budget: at most this share of the client's negatives called neutral
+    max_negatives_lost: float = DEFAULT_MAX_NEGATIVES_LOST
     rule: GateRule = field(default_factory=GateRule)
     # Sentiment140 tweets; None: the champion's run's (--recipe champion), else DEFAULT_SAMPLE
     sample: int | None = None
@@ -121,6 +137,7 @@ class RetrainResult:
     decision: GateDecision
     promoted: bool
     seconds: float
+    neutral: FittedNeutralHead | None  # the challenger's neutral head; None: too few neutral
 
 
 def retrain(
@@ -145,7 +162,7 @@ def retrain(
     weight = recipe.default_weight if config.feedback_weight is None else config.feedback_weight
     inputs = read_inputs(config, settings, recipe, database_url, progress)
     with tempfile.TemporaryDirectory() as tmp:
-        fitted = fit_challenger(recipe, inputs, weight, config.seed, settings, Path(tmp), progress)
+        fitted = fit_challenger(recipe, inputs, weight, config, settings, Path(tmp), progress)
         progress(f"scoring champion {champion.version} and the challenger on the gate")
         champion_bundle = load_champion(settings, str(champion.version), Path(tmp) / "champion")
         gate_parts = {FEEDBACK_GATE: inputs.gate, MANUAL: inputs.data.manual_binary}
@@ -170,6 +187,7 @@ def retrain(
                 champion_scores,
                 challenger_scores,
                 decision,
+                fitted.neutral,
             )
             version = log_challenger(
                 logged, config, settings, target, fitted.bundle_dir, fitted.runtime
@@ -195,6 +213,7 @@ def retrain(
         decision=decision,
         promoted=decision.promote and not config.dry_run,
         seconds=time.perf_counter() - started,
+        neutral=fitted.neutral,
     )
 
 
@@ -203,10 +222,19 @@ class RetrainInputs:
     """What the challenger learns from and is judged on."""
 
     feedback: CleanFeedback
-    feedback_train: pd.DataFrame  # the earlier verdicts, less the manual-test tweets
-    gate: pd.DataFrame  # the feedback gate: the latest verdicts
+    client_train: pd.DataFrame  # the earlier verdicts (neutral too), less manual-test tweets
+    gate: pd.DataFrame  # the feedback gate: the latest negative and positive verdicts
     manual_overlap: int  # feedback training rows dropped as manual-test tweets
     data: PreparedData  # Sentiment140
+
+    @property
+    def feedback_train(self) -> pd.DataFrame:
+        """The earlier negative and positive verdicts: what the binary challenger learns."""
+        return polar(self.client_train)
+
+
+def polar(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["label"] != NEUTRAL].reset_index(drop=True)
 
 
 def read_inputs(
@@ -231,7 +259,7 @@ def read_inputs(
     feedback_train = (
         feedback_train[~overlap].reset_index(drop=True) if overlap.size else feedback_train
     )
-    return RetrainInputs(feedback, feedback_train, gate, int(overlap.sum()), data)
+    return RetrainInputs(feedback, feedback_train, polar(gate), int(overlap.sum()), data)
 
 
 @dataclass(frozen=True)
@@ -241,13 +269,14 @@ class FittedChallenger:
     bundle: ModelBundle  # loaded from bundle_dir, as serving loads it
     threshold: float
     threshold_source: str  # "feedback" (out-of-fold) or "validation"
+    neutral: FittedNeutralHead | None  # None: no neutral head (too few neutral verdicts)
 
 
 def fit_challenger(
     recipe: ChallengerRecipe,
     inputs: RetrainInputs,
     weight: float,
-    seed: int,
+    config: RetrainConfig,
     settings: TrainingSettings,
     directory: Path,
     progress: Progress,
@@ -270,7 +299,7 @@ def fit_challenger(
     progress("scoring the feedback out of fold")
     client_scores = None
     if enough_for_threshold(features.feedback_labels):
-        client_scores = out_of_fold_scores(recipe, features, seed)
+        client_scores = out_of_fold_scores(recipe, features, config.seed)
 
     progress("training the challenger")
     fitted = recipe.fit(features)
@@ -281,6 +310,7 @@ def fit_challenger(
         validation["text"].tolist(),
         validation["label"].to_numpy(),
     )
+    neutral = attach_neutral_head(recipe, inputs, config, settings, bundle_dir, progress)
     runtime = settings.runtime_options(recipe.onnx_threads)
     bundle = ModelBundle.load(bundle_dir, runtime)
     chosen = choose_client_threshold(
@@ -289,7 +319,37 @@ def fit_challenger(
         validation["label"].to_numpy(),
         bundle.predict_proba(validation["text"].tolist()),
     )
-    return FittedChallenger(bundle_dir, runtime, bundle, chosen.threshold, chosen.source)
+    return FittedChallenger(bundle_dir, runtime, bundle, chosen.threshold, chosen.source, neutral)
+
+
+def attach_neutral_head(
+    recipe: ChallengerRecipe,
+    inputs: RetrainInputs,
+    config: RetrainConfig,
+    settings: TrainingSettings,
+    bundle_dir: Path,
+    progress: Progress,
+) -> FittedNeutralHead | None:
+    """The neutral head fitted on the feedback's training part, all three labels, and written
+    into the challenger's bundle; None (the band decides, as before) with too few neutral or
+    negative verdicts."""
+    rows = inputs.client_train
+    if int((rows["label"] == NEUTRAL).sum()) < MIN_NEUTRAL:
+        return None
+    progress("fitting the neutral head on the neutral verdicts")
+    head = neutral_head_for(
+        recipe, settings.data_cache_dir / "embeddings", config.seed, config.max_negatives_lost
+    )
+    fitted = head.fit(rows["text"].tolist(), rows["label"].to_numpy())
+    if fitted is None:
+        return None
+    head.write_bundle(
+        fitted, bundle_dir / NEUTRAL_FOLDER, inputs.data.split.validation["text"].head(64).tolist()
+    )
+    manifest = Manifest.read(bundle_dir)
+    manifest.neutral_head = NEUTRAL_FOLDER
+    manifest.write(bundle_dir)
+    return fitted
 
 
 def load_champion(settings: TrainingSettings, version: str, directory: Path) -> ModelBundle:
@@ -329,15 +389,17 @@ def new_feedback(
 
 
 def check_enough(feedback: CleanFeedback, min_feedback: int) -> None:
-    rows = len(feedback.rows)
-    if rows < min_feedback:
+    """Enough negative and positive rows to learn from and to judge on (neutral ones teach
+    only the neutral head)."""
+    rows = polar(feedback.rows)
+    if len(rows) < min_feedback:
         raise DataError(
-            f"{rows} usable feedback rows ({feedback.verdicts} verdicts read; "
-            f"{feedback.duplicates} duplicates and {feedback.contradictions} contradicting "
-            f"texts dropped), fewer than --min-feedback {min_feedback}: collect more "
-            "verdicts through the API's /feedback, or lower --min-feedback"
+            f"{len(rows)} usable negative or positive feedback rows ({feedback.verdicts} "
+            f"verdicts read; {feedback.duplicates} duplicates and {feedback.contradictions} "
+            f"contradicting texts dropped), fewer than --min-feedback {min_feedback}: collect "
+            "more verdicts through the API's /feedback, or lower --min-feedback"
         )
-    if feedback.rows["label"].nunique() < 2:
+    if rows["label"].nunique() < 2:
         raise DataError("every feedback row has the same label: the gate cannot compare models")
 
 
@@ -421,6 +483,7 @@ class LoggedChallenger:
     champion: Scores
     challenger: Scores
     decision: GateDecision
+    neutral: FittedNeutralHead | None
 
 
 def champion_client_export(settings: TrainingSettings, version: str) -> ClientData | None:
@@ -476,6 +539,8 @@ def log_challenger(
         "gate_manual_tolerance": config.rule.manual_tolerance,
         "gate_min_positive_recall": config.rule.min_positive_recall,
         "threshold_source": challenger.threshold_source,
+        "neutral_max_negatives_lost": config.max_negatives_lost,
+        **neutral_head_params(challenger.neutral),
     }
     use_experiment(experiment_name(challenger.data.data_hash), target)
     name = recipe.spec.name if isinstance(recipe, Recipe) else recipe.name
@@ -511,3 +576,16 @@ def log_challenger(
     for key, value in {**lineage, "gate_reason": challenger.decision.reason}.items():
         client.set_model_version_tag(settings.model_name, trained.version, key, value)
     return trained.version
+
+
+def neutral_head_params(neutral: FittedNeutralHead | None) -> dict[str, object]:
+    if neutral is None:
+        return {"neutral_head": False}
+    return {
+        "neutral_head": True,
+        "neutral_head_rows": neutral.rows,
+        "neutral_head_neutral_rows": neutral.neutral_rows,
+        "neutral_head_cut": neutral.cut,
+        "neutral_head_oof_negatives_lost": neutral.out_of_fold_negatives_lost,
+        "neutral_head_oof_neutral_found": neutral.out_of_fold_neutral_found,
+    }

@@ -1,8 +1,9 @@
-"""From verdicts to labelled tweets: a right verdict confirms the predicted label, a wrong
-one gives the other label. Then one row per text (the same text after the default
-normalisation, what a model sees), texts given both labels dropped, and the latest verdicts
-kept aside as the gate. The cleaned rows are written in Sentiment140's layout by `badbuzz data
-feedback-export`, and named in a run by their hash."""
+"""From verdicts to labelled tweets: a right verdict confirms the predicted label (neutral
+too), a wrong one gives the right label the user named, else the other binary label. Then one
+row per text (the same text after the default normalisation, what a model sees), texts given
+two labels dropped, and the latest verdicts kept aside as the gate. The cleaned rows are
+written in Sentiment140's layout by `badbuzz data feedback-export`, and named in a run by
+their hash."""
 
 from __future__ import annotations
 
@@ -18,17 +19,18 @@ from training.data.sentiment140 import LABEL_NAMES, NEGATIVE, POSITIVE, data_has
 
 log = logging.getLogger(__name__)
 
-LABEL_OF_NAME = {name: label for label, name in LABEL_NAMES.items()}
-POLARITY_OF_LABEL = {NEGATIVE: 0, POSITIVE: 4}
+NEUTRAL = -1  # a neutral tweet's label (as `training.data.client` reads a client's export)
+LABEL_OF_NAME = {**{name: label for label, name in LABEL_NAMES.items()}, "neutral": NEUTRAL}
+POLARITY_OF_LABEL = {NEGATIVE: 0, NEUTRAL: 2, POSITIVE: 4}  # Sentiment140's polarities
 EXPORT_QUERY = "NO_QUERY"  # Sentiment140's query column, as in its training file
 EXPORT_DATE = "%a %b %d %H:%M:%S UTC %Y"  # Sentiment140's date format
 
 
 @dataclass(frozen=True)
 class CleanFeedback:
-    rows: pd.DataFrame  # id, created_at, text, label (0/1), polarity (0/4); oldest first
+    rows: pd.DataFrame  # id, created_at, text, label (0/1, -1 neutral), polarity (0/4, 2)
     verdicts: int  # rows read from the store
-    unknown_labels: int  # verdicts without a negative or positive label: dropped
+    unknown_labels: int  # verdicts without a label (a wrong neutral one, not named): dropped
     duplicates: int  # repeats of a text with the same label: dropped
     contradictions: int  # texts given both labels: all their rows dropped
 
@@ -42,20 +44,20 @@ def clean_feedback(verdicts: pd.DataFrame) -> CleanFeedback:
     """Labelled, deduplicated, contradiction-free tweets from the store's verdicts (columns
     id, text, predicted_label, correct, created_at, and right_label where the user gave it;
     oldest first). A verdict's label: the right label the user gave, else the predicted one
-    if correct, else the other binary one; none (dropped) for a `neutral` prediction judged
-    right or judged wrong without a right label, and for a right label `neutral`."""
+    if correct (neutral too), else the other binary one; none (dropped) for a `neutral`
+    prediction judged wrong without a right label. Neutral rows teach the neutral head
+    (`neutral_head`); the binary models learn from and are judged on the others."""
     predicted = verdicts["predicted_label"].map(LABEL_OF_NAME)
     correct = verdicts["correct"].astype(bool)
     given = verdicts.get("right_label", pd.Series(None, index=verdicts.index))
-    label = given.map(LABEL_OF_NAME)
-    label = label.where(given.notna(), predicted.where(correct, 1 - predicted))
+    other = (1 - predicted).where(predicted != NEUTRAL)  # a wrong neutral one: unknown
+    label = given.map(LABEL_OF_NAME).where(given.notna(), predicted.where(correct, other))
     known = label.notna()
     if not known.all():
         log.warning(
-            "%d verdicts without a %s label (a neutral prediction judged wrong without its "
-            "right_label, or judged neutral) were dropped",
+            "%d verdicts without a label (a neutral prediction judged wrong without its "
+            "right_label) were dropped",
             int((~known).sum()),
-            " or ".join(LABEL_OF_NAME),
         )
     rows = verdicts[known].copy()
     rows["label"] = label[known].astype(int)

@@ -74,9 +74,9 @@ def score_archive(
     tweets = 0
     with partial.open("w", encoding="utf-8", newline="") as sink:
         for number, chunk in enumerate(read_chunks(path, text_column, chunk_rows)):
-            p_positive = bundle.predict_proba(chunk[text_column].tolist())
-            chunk["label"] = bundle.decision.label_all(p_positive)
-            chunk["probability_positive"] = p_positive
+            classified = bundle.classify(chunk[text_column].tolist())
+            chunk["label"] = classified.labels
+            chunk["probability_positive"] = classified.p_positive
             chunk.to_csv(sink, header=number == 0, index=False)
             tweets += len(chunk)
             if on_progress is not None:

@@ -26,12 +26,9 @@ class BundlePythonModel(PythonModel):  # type: ignore[misc]
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         texts = [str(text) for text in model_input["text"]]
-        p_positive = self.bundle.predict_proba(texts)
+        classified = self.bundle.classify(texts)
         return pd.DataFrame(
-            {
-                "label": self.bundle.decision.label_all(p_positive),
-                "probability_positive": p_positive,
-            }
+            {"label": classified.labels, "probability_positive": classified.p_positive}
         )
 
 
@@ -45,8 +42,10 @@ RUNTIME_PACKAGES = {
 RUNTIME_PACKAGES["mean"] = RUNTIME_PACKAGES["onnx"] + RUNTIME_PACKAGES["sklearn"]
 
 
-def pip_requirements(runtime: str) -> list[str]:
-    """What loading the pyfunc needs, pinned to what trained it (MLflow's inference of
-    requirements would load the model once more in a subprocess)."""
+def pip_requirements(runtime: str, neutral_head: bool = False) -> list[str]:
+    """What loading the pyfunc needs (with a neutral head: a `mean` bundle too), pinned to
+    what trained it (MLflow's inference of requirements would load the model once more in a
+    subprocess)."""
     packages = ["numpy", "pandas", "emoji", "snowballstemmer", "simplemma", "pydantic-settings"]
-    return [f"{name}=={version(name)}" for name in packages + RUNTIME_PACKAGES[runtime]]
+    runtimes = RUNTIME_PACKAGES[runtime] + (RUNTIME_PACKAGES["mean"] if neutral_head else [])
+    return [f"{name}=={version(name)}" for name in dict.fromkeys(packages + runtimes)]

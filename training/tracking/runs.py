@@ -220,7 +220,9 @@ def record(
     evaluations = evaluated.parts
     manifest = Manifest.read(bundle_dir)
     manifest.threshold = evaluated.threshold
-    if evaluated.client is not None and BAND_LOW in evaluated.client:
+    if manifest.neutral_head is not None:
+        manifest.neutral_band = None  # the head decides what is neutral
+    elif evaluated.client is not None and BAND_LOW in evaluated.client:
         manifest.neutral_band = [evaluated.client[BAND_LOW], evaluated.client[BAND_HIGH]]
     elif band_source is not None:
         manifest.neutral_band = neutral_band_only(bundle, band_source, evaluated.threshold)
@@ -246,7 +248,7 @@ def record(
         artifacts={"bundle": str(bundle_dir)},
         signature=SIGNATURE,
         input_example=INPUT_EXAMPLE,
-        pip_requirements=pip_requirements(manifest.runtime),
+        pip_requirements=pip_requirements(manifest.runtime, manifest.neutral_head is not None),
         registered_model_name=settings.model_name if register else None,
     )
     version = str(info.registered_model_version) if register else None
