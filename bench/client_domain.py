@@ -25,11 +25,14 @@ test days' accuracy, negative recall and positive precision, the manual set's ac
 neutral tweets of the test days called negative (neu->neg); the neutral band training would
 choose (`choose_neutral_band`) on the three labels of the days before the test (N > 0: some
 of them were fitted on), and on the test days with it the neutral tweets still called
-negative and the negatives it calls neutral; the seconds of the fit, out-of-fold threshold,
-scoring and band.
+negative and the negatives it calls neutral; the same two with the neutral head retrain fits
+(`training/feedback/neutral_head.py`, its budget `--budget`) on the N verdicts and the neutral
+tweets among them (`NeutralHeads`); the seconds of the fit, out-of-fold threshold, scoring
+and band.
 
     python -m bench.client_domain [--sample 25000] [--encoder-sample 125482] \
-        [--weights 1,5,10,20,50] [--counts 250,500,1000,2000] [--cache /tmp/badbuzz-embeddings]
+        [--weights 1,5,10,20,50] [--counts 250,500,1000,2000] [--cache /tmp/badbuzz-embeddings] \
+        [--recipes champion,tfidf_logreg,encoder,ensemble] [--budget 0.12]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,14 +65,51 @@ from training.feedback.fitting import (
     enough_for_threshold,
     out_of_fold_scores,
 )
+from training.feedback.neutral_head import DEFAULT_MAX_NEGATIVES_LOST, NeutralHead
 from training.feedback.recipe import Recipe, tfidf_logreg_recipe
 from training.feedback.recipes import DEFAULT_SEED, DEFAULT_WEIGHTS
 
 SEED = DEFAULT_SEED
+log = logging.getLogger(__name__)
 COLUMNS = (
     "recipe", "S140", "N", "w", "thr", "acc", "neg rec", "pos prec", "man acc",
-    "neu->neg", "band", "neu->neg band", "neg->neu", "s",
+    "neu->neg", "band", "neu->neg band", "neg->neu", "neu->neg head", "neg->neu head", "s",
 )  # fmt: skip
+
+
+@dataclass
+class NeutralHeads:
+    """The neutral head retrain fits after N verdicts, fitted once per N (it does not depend
+    on the binary recipe): on the first N negative and positive verdicts and the neutral
+    tweets among them (those posted up to the N-th verdict's tweet, which users judged too),
+    scored on the test days."""
+
+    head: NeutralHead
+    verdicts: pd.DataFrame  # text, label, created: oldest first
+    neutral: pd.DataFrame  # the neutral tweets of the verdicts' days, with their times
+    test: list[str]
+    neutral_later: list[str]
+    _called: dict[int, tuple[np.ndarray, np.ndarray] | None] = field(default_factory=dict)
+
+    def called(self, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Which test tweets, and which neutral tweets of the test days, the head fitted on
+        `count` verdicts calls neutral; None: no head (too few neutral verdicts)."""
+        if count not in self._called:
+            last = self.verdicts["created"].iloc[count - 1]
+            neutral = self.neutral[self.neutral["created"] <= last]
+            texts = self.verdicts["text"].iloc[:count].tolist() + neutral["text"].tolist()
+            labels = np.r_[self.verdicts["label"].to_numpy()[:count], neutral["label"]]
+            fitted = self.head.fit(texts, labels)
+            log.warning("neutral head at N=%d: %d neutral verdicts", count, len(neutral))
+            self._called[count] = (
+                None
+                if fitted is None
+                else (
+                    self.head.score(fitted, self.test) >= fitted.cut,
+                    self.head.score(fitted, self.neutral_later) >= fitted.cut,
+                )
+            )
+        return self._called[count]
 
 
 @dataclass(frozen=True)
@@ -122,7 +162,7 @@ def prepare(
     )
 
 
-def run(prepared: Prepared, verdicts: int, weight: float) -> dict[str, object]:
+def run(prepared: Prepared, verdicts: int, weight: float, heads: NeutralHeads) -> dict[str, object]:
     """One retrain of the recipe on the first `verdicts` verdicts, scored on the test days."""
     started = time.perf_counter()
     recipe = prepared.recipe
@@ -158,7 +198,29 @@ def run(prepared: Prepared, verdicts: int, weight: float) -> dict[str, object]:
         "pos prec": test.metrics["positive_precision"],
         "man acc": manual.metrics["accuracy"],
         **neutral_figures(prepared, fitted, threshold, test_scores),
+        **head_figures(prepared, heads.called(verdicts) if verdicts else None, threshold,
+                       test_scores, recipe.score(fitted, prepared.neutral_later)),
         "s": time.perf_counter() - started,
+    }  # fmt: skip
+
+
+def head_figures(
+    prepared: Prepared,
+    called: tuple[np.ndarray, np.ndarray] | None,
+    threshold: float,
+    test_scores: np.ndarray,
+    neutral_scores: np.ndarray,
+) -> dict[str, object]:
+    """With the neutral head: the test days' neutral tweets still called negative (neither
+    neutral by the head nor positive by the recipe), and the negatives the head calls
+    neutral."""
+    if called is None:
+        return {"neu->neg head": "-", "neg->neu head": "-"}
+    test_neutral, later_neutral = called
+    negatives = prepared.test_labels == 0
+    return {
+        "neu->neg head": float(np.mean(~later_neutral & (neutral_scores < threshold))),
+        "neg->neu head": float(np.mean(test_neutral[negatives])),
     }
 
 
@@ -234,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--recipes", default="champion,tfidf_logreg,encoder,ensemble")
     parser.add_argument("--encoder-c", type=float, default=1.0, help="The head's C.")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/badbuzz-embeddings"))
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_MAX_NEGATIVES_LOST,
+        help="The neutral head's budget (retrain's --neutral-max-negatives-lost).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     weights = [float(w) for w in args.weights.split(",")]
@@ -274,17 +342,24 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.encoder_sample:
                 big = sentiment140_split(args.encoder_sample)
                 recipes.append((recipe, f"{args.encoder_sample // 1000}k", big))
+    heads = NeutralHeads(
+        NeutralHead(EncoderRecipe(args.cache, EncoderConfig(seed=SEED)), args.budget, seed=SEED),
+        verdicts,
+        neutral_parts[0],
+        test["text"].tolist(),
+        neutral_parts[1]["text"].tolist(),
+    )
     print(" | ".join(COLUMNS))
     print(" | ".join("---" for _ in COLUMNS))
     for recipe, data_label, data in recipes:
         prepared = prepare(recipe, data_label, data, verdicts, test, manual, neutral_parts)
-        show(run(prepared, 0, 1.0))
-        at_1000 = [run(prepared, 1000, weight) for weight in weights]
+        show(run(prepared, 0, 1.0, heads))
+        at_1000 = [run(prepared, 1000, weight, heads) for weight in weights]
         for row in at_1000:
             show(row)
         for count in counts:
             if count != 1000:
-                show(run(prepared, count, DEFAULT_WEIGHTS[recipe.name]))
+                show(run(prepared, count, DEFAULT_WEIGHTS[recipe.name], heads))
 
 
 if __name__ == "__main__":

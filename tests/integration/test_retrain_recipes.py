@@ -14,19 +14,22 @@ from pathlib import Path
 import pytest
 
 from tests.api.support import MODEL, start_api
+from tests.neutral_tweets import QUESTIONS, tweets
 
 from .support import Cli
 from .test_retrain import registry, version_tags
-from .travel import store_verdicts, travel_tweets
+from .travel import store_neutral_verdicts, store_verdicts, travel_tweets
 
 pytestmark = pytest.mark.integration
 
 
 def judged_travel(sentiment140: Path, home: Path) -> None:
-    """600 travel tweets judged against their true labels, in the API's default database."""
+    """80 questions said to be neutral, then 600 travel tweets judged against their true
+    labels, in the API's default database."""
     from ops.database import connect
 
     engine = connect(f"sqlite:///{home / 'badbuzz.db'}")
+    store_neutral_verdicts(engine, tweets(QUESTIONS, 80))
     store_verdicts(engine, travel_tweets(sentiment140))
     engine.dispose()
 
@@ -56,6 +59,7 @@ def test_lexicon_and_classical_champions_retrain_into_the_ensemble(
     out = " ".join(result.stdout.split())
     assert "(vader) vs challenger (3, ensemble: --recipe ensemble, verdicts weighing 5" in out
     assert "Gate: promoted:" in out and f"@champion -> version 3 (was {lexicon})" in out, out
+    assert "Neutral head: fitted on 476 verdicts (80 neutral)" in out, out
     tags, champion = version_tags(cli)
     assert champion == "3"
     assert tags["3"]["model_family"] == "ensemble"
@@ -67,11 +71,15 @@ def test_lexicon_and_classical_champions_retrain_into_the_ensemble(
     top = min((tmp_path / "v3").rglob("manifest.json"), key=lambda path: len(path.parts))
     manifest = json.loads(top.read_text())  # the ensemble's, above its members' manifests
     assert manifest["runtime"] == "mean"
+    assert manifest["neutral_head"] == "neutral" and manifest["neutral_band"] is None
     api = start_api(cli.home, tmp_path / "api", {"BADBUZZ_MODEL_ALIAS": "champion"})
     try:
         answer = api.client().post("/predict", json={"text": "my flight got cancelled"}).json()
         assert answer["model"]["version"] == "3", answer
         assert answer["label"] == "negative", answer
+        question = "is there wifi on flight 977 to portland?"  # not one of the verdicts
+        answer = api.client().post("/predict", json={"text": question}).json()
+        assert answer["label"] == "neutral", answer
     finally:
         api.stop()
 

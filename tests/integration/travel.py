@@ -54,3 +54,19 @@ def store_verdicts(engine: Engine, tweets: pd.DataFrame) -> None:
                 for text, label in zip(tweets["text"], tweets["label"], strict=True)
             ],
         )  # fmt: skip
+
+
+def store_neutral_verdicts(engine: Engine, texts: list[str]) -> None:
+    """Verdicts on neutral `texts` as the API stores them: each was predicted negative, and
+    the user said it is neutral (`right_label`)."""
+    from ops.database import feedback, new_id, utcnow
+
+    with engine.begin() as connection:
+        connection.execute(
+            insert(feedback),
+            [
+                {"id": new_id(), "text": text, "predicted_label": "negative",
+                 "correct": False, "right_label": "neutral", "created_at": utcnow()}
+                for text in texts
+            ],
+        )  # fmt: skip
