@@ -124,9 +124,12 @@ class ApiClient:
         predictions: list[dict[str, Any]] = response.json()["predictions"]
         return predictions
 
-    def feedback(self, prediction_id: str, correct: bool) -> str:
-        """`/feedback` by prediction id (with the key): the feedback's id."""
-        body = {"prediction_id": prediction_id, "correct": correct}
+    def feedback(self, prediction_id: str, correct: bool, right_label: str | None = None) -> str:
+        """`/feedback` by prediction id (with the key; a wrong one may name its right label):
+        the feedback's id."""
+        body: dict[str, Any] = {"prediction_id": prediction_id, "correct": correct}
+        if right_label is not None:
+            body["right_label"] = right_label
         response = self._send("POST", "/feedback", json=body, keyed=True)
         feedback_id: str = response.json()["feedback_id"]
         return feedback_id

@@ -44,12 +44,14 @@ def start_console(
     return server
 
 
-def feedback_rows(api: Api) -> list[tuple[str | None, bool]]:
-    """(prediction id, correct) of every verdict in the API's store."""
+def feedback_rows(api: Api) -> list[tuple[str | None, bool, str | None]]:
+    """(prediction id, correct, right label) of every verdict in the API's store."""
     engine = sa.create_engine(f"sqlite:///{api.home / 'badbuzz.db'}")
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT prediction_id, correct FROM feedback"))
-            return [(row[0], bool(row[1])) for row in rows]
+            rows = connection.execute(
+                sa.text("SELECT prediction_id, correct, right_label FROM feedback")
+            )
+            return [(row[0], bool(row[1]), row[2]) for row in rows]
     finally:
         engine.dispose()

@@ -89,11 +89,15 @@ def test_a_person_analyses_a_tweet_and_says_it_is_wrong(
     page.screenshot(path=artifacts / "analyse.png", full_page=True)
 
     before = feedback_rows(api)
-    page.get_by_role("button", name="No", exact=True).click()
-    expect(page.get_by_text("recorded as wrong")).to_be_visible()
+    right = next(label for label in ("neutral", "positive") if label != expected["label"])
+    expect(page.get_by_role("button", name=f"No, {expected['label']}")).to_have_count(0)
+    page.get_by_role("button", name=f"No, {right}", exact=True).click()
+    expect(page.get_by_text(f"recorded as wrong (it is {right})")).to_be_visible()
     page.screenshot(path=artifacts / "verdict.png", full_page=True)
-    [(prediction_id, correct)] = [row for row in feedback_rows(api) if row not in before]
-    assert prediction_id is not None and correct is False
+    [(prediction_id, correct, right_label)] = [
+        row for row in feedback_rows(api) if row not in before
+    ]
+    assert prediction_id is not None and correct is False and right_label == right
 
 
 def test_a_person_scores_a_csv_and_sees_the_chart(

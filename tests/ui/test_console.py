@@ -80,10 +80,11 @@ def test_analyse_shows_label_probability_and_version_then_records_no(
     assert f"{expected['probability_positive']:.2f}" in bar.proto.text
     assert f"version {expected['model']['version']}" in shown
 
-    app.button(key="verdict_no").click().run()
+    assert not [b for b in app.button if b.key == f"verdict_{expected['label']}"]
+    app.button(key="verdict_neutral").click().run()
     assert not app.exception, app.exception
-    assert "recorded as wrong" in texts(app)
-    assert (prediction["prediction_id"], False) in feedback_rows(api)
+    assert "recorded as wrong (it is neutral)" in texts(app)
+    assert (prediction["prediction_id"], False, "neutral") in feedback_rows(api)
 
     app.button(key="new_tweet").click().run()
     assert app.text_area(key="analyse_text").value == ""

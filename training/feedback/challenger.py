@@ -40,7 +40,6 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from badbuzz.bundle.manifest import Manifest
 from badbuzz.bundle.model import Decision, ModelBundle, RuntimeOptions
 from badbuzz.errors import DataError, RegistryError
 from badbuzz.registry import CHAMPION, TrackingTarget, download_bundle, set_alias
@@ -77,7 +76,6 @@ from training.feedback.gate import (
 )
 from training.feedback.neutral_head import (
     DEFAULT_MAX_NEGATIVES_LOST,
-    NEUTRAL_FOLDER,
     FittedNeutralHead,
     neutral_head_for,
 )
@@ -343,12 +341,7 @@ def attach_neutral_head(
     fitted = head.fit(rows["text"].tolist(), rows["label"].to_numpy())
     if fitted is None:
         return None
-    head.write_bundle(
-        fitted, bundle_dir / NEUTRAL_FOLDER, inputs.data.split.validation["text"].head(64).tolist()
-    )
-    manifest = Manifest.read(bundle_dir)
-    manifest.neutral_head = NEUTRAL_FOLDER
-    manifest.write(bundle_dir)
+    head.attach(fitted, bundle_dir, inputs.data.split.validation["text"].head(64).tolist())
     return fitted
 
 

@@ -137,6 +137,16 @@ class NeutralHead:
         ).write(directory)
         return directory
 
+    def attach(
+        self, fitted: FittedNeutralHead, bundle_dir: Path, parity_texts: Sequence[str]
+    ) -> None:
+        """Write the head into `bundle_dir/neutral` and name it in the bundle's manifest (its
+        hashes rewritten: a signature, if any, is gone until signed again)."""
+        self.write_bundle(fitted, bundle_dir / NEUTRAL_FOLDER, parity_texts)
+        manifest = Manifest.read(bundle_dir)
+        manifest.neutral_head = NEUTRAL_FOLDER
+        manifest.write(bundle_dir)
+
     def _embedding_head(self) -> Any:
         from sklearn.linear_model import LogisticRegression
 

@@ -1,4 +1,5 @@
-"""Analyse a tweet: its label and probability, then "Is this right?" sent as feedback."""
+"""Analyse a tweet: its label and probability, then "Is this right?" sent as feedback (a
+wrong one with its right label)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def render(client: ApiClient) -> None:
     if prediction is None:
         return
     _show(prediction)
-    _ask_verdict(client, prediction["prediction_id"])
+    _ask_verdict(client, prediction)
     st.button("New tweet", key="new_tweet", on_click=_new_tweet)
 
 
@@ -49,25 +50,33 @@ def _show(prediction: dict) -> None:
     st.caption(f"Model {model['name']} version {model['version']} ({family})")
 
 
-def _ask_verdict(client: ApiClient, prediction_id: str) -> None:
+def _ask_verdict(client: ApiClient, prediction: dict) -> None:
+    """Yes, or No with the right label (one click): a wrong neutral prediction teaches the
+    binary model nothing without it, and a tweet said to be neutral teaches the neutral head."""
     verdict = st.session_state.get(VERDICT_KEY)
     if verdict is None:
         st.write("Is this right?")
-        yes, no, _ = st.columns([1, 1, 6])
-        answer = None
-        if yes.button("Yes", key="verdict_yes"):
-            answer = True
-        if no.button("No", key="verdict_no"):
-            answer = False
+        others = [label for label in COLOURS if label != prediction["label"]]
+        columns = st.columns([1, 2, 2, 3])
+        answer: tuple[bool, str | None] | None = None
+        if columns[0].button("Yes", key="verdict_yes"):
+            answer = (True, None)
+        for column, label in zip(columns[1:], others, strict=False):
+            if column.button(f"No, {label}", key=f"verdict_{label}"):
+                answer = (False, label)
         if answer is None:
             return
         try:
-            client.feedback(prediction_id, answer)
+            client.feedback(prediction["prediction_id"], *answer)
         except ApiError as error:
             st.error(f"Your answer was not recorded. {error}")
             return
         st.session_state[VERDICT_KEY] = verdict = answer
-    if verdict:
+    correct, right_label = verdict
+    if correct:
         st.success("Thanks: recorded as right.")
     else:
-        st.success("Thanks: recorded as wrong. Wrong predictions that pile up raise an alert.")
+        st.success(
+            f"Thanks: recorded as wrong (it is {right_label}). Wrong predictions that pile up "
+            "raise an alert, and the next retrain learns from them."
+        )
