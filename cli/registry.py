@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from badbuzz.bundle.model import ModelBundle
+    from badbuzz.bundle.model import Classified, ModelBundle
     from badbuzz.settings import TrainingSettings
     from training.data.client import ClientSource
 
@@ -84,7 +84,8 @@ def evaluate(
     configure_tracking(settings)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle(model_uri, Path(tmp)), settings.runtime_options())
-        p_all = bundle.predict_proba(frame["text"].tolist())
+        classified = bundle.classify(frame["text"].tolist())
+    p_all = classified.p_positive
     labels = frame["label"].to_numpy()
     mask = labels >= 0
     evaluation = evaluate_scores(labels[mask], p_all[mask], bundle.threshold)
@@ -99,7 +100,7 @@ def evaluate(
     title = f"{model_uri} on {int(mask.sum())} tweets of {path.name}"
     console.print(threshold_table(evaluation.metrics, bundle.threshold, title))
     if client is not None:
-        report["client"] = client_report(client, labels, p_all, bundle)
+        report["client"] = client_report(client, labels, classified, bundle)
     elif (~mask).any():
         three_class = three_class_report(frame["polarity"].to_numpy(), p_all, neutral_band)
         report["three_class"] = three_class
@@ -130,16 +131,21 @@ def labelled_tweets(
 
 
 def client_report(
-    client: ClientSource, labels: np.ndarray, p_all: np.ndarray, bundle: ModelBundle
+    client: ClientSource, labels: np.ndarray, classified: Classified, bundle: ModelBundle
 ) -> dict[str, object]:
     """A client's export at the bundle's threshold: its share of negatives and where its
-    neutral tweets go, also with the bundle's neutral band if it has one. Printed, and
-    returned for the JSON report."""
+    neutral tweets go, also as served (with the bundle's neutral head or band) if it has one.
+    Printed, and returned for the JSON report."""
     from training.evaluation.metrics import client_metrics
-    from training.evaluation.neutral import BAND_F1, NEGATIVES_CALLED_NEUTRAL, band_metrics
+    from training.evaluation.neutral import (
+        BAND_F1,
+        NEGATIVES_CALLED_NEUTRAL,
+        served_label_codes,
+        served_metrics,
+    )
 
     mask = labels >= 0
-    metrics = client_metrics(labels, p_all, bundle.threshold)
+    metrics = client_metrics(labels, classified.p_positive, bundle.threshold)
     shares = {name: metrics[name] for name in CLIENT_ONLY}
     report: dict[str, object] = {
         "text_column": client.text_column,
@@ -158,11 +164,15 @@ def client_report(
             f"{bundle.threshold:.3g}."
         )
     band = bundle.decision.neutral_band
-    if band is not None and (~mask).any():
-        served = band_metrics(labels, p_all, bundle.threshold, band)
-        report |= {"neutral_band": list(band), **served}
+    if (bundle.neutral_head is not None or band is not None) and (~mask).any():
+        served = served_metrics(labels, served_label_codes(classified.labels))
+        report |= served
+        if bundle.neutral_head is not None:
+            decides, report["neutral_head"] = "neutral head", True
+        elif band is not None:
+            decides, report["neutral_band"] = f"neutral band [{band[0]:.3f}, {band[1]:.3f})", band
         console.print(
-            f"With the bundle's neutral band [{band[0]:.3f}, {band[1]:.3f}): "
+            f"As served, with the bundle's {decides}: "
             f"{served[f'{NEUTRAL_CALLED_NEGATIVE}_with_band']:.1%} of the neutral tweets "
             f"called negative, {served[NEGATIVES_CALLED_NEUTRAL]:.1%} of the negatives "
             f"called neutral; 3-class macro F1 {served[BAND_F1]:.3f}."

@@ -136,3 +136,20 @@ def test_the_cut_spends_the_budget_only_where_it_finds_more_neutral_tweets() -> 
     # separated scores: the cut sits in the gap, calling no negative neutral
     cut = choose_cut(np.array([0.8, 0.9]), np.array([0.1, 0.2, 0.3]), 0.5)
     assert cut == pytest.approx(0.55)
+
+
+def test_evaluate_reports_the_client_export_as_served_with_the_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.registry import client_report
+    from training.data.client import ClientSource
+
+    bundle = ModelBundle.load(bundle_with_head(tmp_path / "bundle"))
+    texts = [QUESTION, "is there wifi on board?", "they lost my bag", "great crew thanks"]
+    labels = np.array([-1, -1, 0, 1])
+    source = ClientSource(tmp_path / "export.csv", "text", "airline_sentiment")
+    report = client_report(source, labels, bundle.classify(texts), bundle)
+    assert report["neutral_head"] is True and "neutral_band" not in report
+    assert report["negatives_called_neutral"] == 0.0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "As served, with the bundle's neutral head:" in out

@@ -56,8 +56,19 @@ def band_metrics(
 ) -> dict[str, float]:
     """What the band does: the macro F1, the neutral tweets still called negative, the
     negatives lost to neutral."""
+    return served_metrics(labels, three_way(np.asarray(p_positive, dtype=float), threshold, band))
+
+
+def served_label_codes(names: list[str]) -> np.ndarray:
+    """Served labels (`negative`, `neutral`, `positive`) as the client's codes (0, -1, 1)."""
+    codes = {"negative": NEGATIVE, "neutral": NEUTRAL, "positive": POSITIVE}
+    return np.array([codes[name] for name in names], dtype=int)
+
+
+def served_metrics(labels: np.ndarray, served: np.ndarray) -> dict[str, float]:
+    """What a model's three-way labels (codes 0, 1, -1) do against the client's: the macro
+    F1, the neutral tweets still called negative, the negatives lost to neutral."""
     labels = np.asarray(labels, dtype=int)
-    served = three_way(np.asarray(p_positive, dtype=float), threshold, band)
     neutral, negative = labels == NEUTRAL, labels == NEGATIVE
     return {
         BAND_F1: _macro_f1(labels, served),
