@@ -185,6 +185,23 @@ def neutral_band_only(
     return [band[0], band[1]]
 
 
+def served_band(
+    bundle: ModelBundle,
+    manifest: Manifest,
+    evaluated: BundleEvaluation,
+    band_source: ClientData | None,
+) -> list[float] | None:
+    """The neutral band the bundle serves: none where it has a neutral head (the head
+    decides), the one chosen on its client export, else one chosen on `band_source`."""
+    if manifest.neutral_head is not None:
+        return None
+    if evaluated.client is not None and BAND_LOW in evaluated.client:
+        return [evaluated.client[BAND_LOW], evaluated.client[BAND_HIGH]]
+    if band_source is not None:
+        return neutral_band_only(bundle, band_source, evaluated.threshold)
+    return None
+
+
 def sign(bundle_dir: Path, settings: TrainingSettings) -> None:
     """Sign the bundle's final manifest with BADBUZZ_SIGNING_KEY, or say it stays unsigned."""
     if settings.signing_key is None:
@@ -220,12 +237,7 @@ def record(
     evaluations = evaluated.parts
     manifest = Manifest.read(bundle_dir)
     manifest.threshold = evaluated.threshold
-    if manifest.neutral_head is not None:
-        manifest.neutral_band = None  # the head decides what is neutral
-    elif evaluated.client is not None and BAND_LOW in evaluated.client:
-        manifest.neutral_band = [evaluated.client[BAND_LOW], evaluated.client[BAND_HIGH]]
-    elif band_source is not None:
-        manifest.neutral_band = neutral_band_only(bundle, band_source, evaluated.threshold)
+    manifest.neutral_band = served_band(bundle, manifest, evaluated, band_source)
     validation = evaluations["validation"]
     manifest.drift_reference = DriftReference.from_scores(
         validation.p_positive, evaluated.threshold
