@@ -211,7 +211,8 @@ class FeedbackRequest(Strict):
         default=None,
         description="When the prediction was wrong, the label the tweet should have had. "
         "Retraining learns from a wrong negative or positive prediction without it (the right "
-        "label is the other one), but not from a wrong neutral one: say negative or positive.",
+        "label is the other one, unless it says neutral), but not from a wrong neutral one. "
+        "Neutral ones (and neutral predictions judged right) teach the neutral head.",
     )
 
     model_config = ConfigDict(
