@@ -54,7 +54,7 @@ class ServedModel:
 
 
 def smoke_test(bundle: ModelBundle) -> None:
-    p = bundle.predict_proba(list(SMOKE_TEXTS))
+    p = bundle.classify(list(SMOKE_TEXTS)).p_positive  # its neutral head too, if it has one
     if p.shape != (len(SMOKE_TEXTS),) or not all(math.isfinite(x) and 0 <= x <= 1 for x in p):
         raise BundleError(f"{bundle.directory}: smoke test gave {p!r}, not probabilities")
 
