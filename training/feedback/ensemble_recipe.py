@@ -23,7 +23,7 @@ from badbuzz.bundle.runtimes.mean import MEMBERS_FOLDER, write_members_file
 from badbuzz.metric_names import DEFAULT_THRESHOLD
 from training.encoder.head import EncoderConfig
 from training.feedback.encoder_recipe import EncoderRecipe
-from training.feedback.fitting import ChallengerRecipe, Features
+from training.feedback.fitting import ChallengerRecipe, Features, FittingData
 from training.feedback.recipe import tfidf_logreg_recipe
 
 MODEL_FAMILY = "ensemble"
@@ -103,12 +103,33 @@ class EnsembleRecipe(ChallengerRecipe):
             params.update({f"{member.name}_{k}": v for k, v in member.params().items()})
         return params
 
+    def prepare(self, data: FittingData, progress: str | None = None) -> Features:
+        """The tuples of every member's rows, and each member's own rows stacked once (a
+        retrain fits the members four times: three threshold folds and the challenger)."""
+        features = super().prepare(data, progress)
+        members = tuple(self._member_features(features, k) for k in range(len(self.members)))
+        return EnsembleFeatures(
+            features.base,
+            features.base_labels,
+            features.feedback,
+            features.feedback_labels,
+            features.feedback_weight,
+            members,
+        )
+
     def _member_features(self, features: Features, k: int) -> Features:
+        if isinstance(features, EnsembleFeatures):
+            return features.members[k]
         base = _column(features.base, k)
         feedback = _column(features.feedback, k) if len(features.feedback) else base[:0]
         return Features(
             base, features.base_labels, feedback, features.feedback_labels, features.feedback_weight
         )
+
+
+@dataclass(frozen=True)
+class EnsembleFeatures(Features):
+    members: tuple[Features, ...] = ()  # member k's own feature rows, stacked
 
 
 def ensemble_recipe(embeddings_dir: Path, encoder: EncoderConfig, weight: float) -> EnsembleRecipe:
