@@ -10,9 +10,10 @@
    client's tweets (the rule before), balanced accuracy on them, and the client rule;
 4. `--verdicts` airline tweets in time order judged right or wrong against the champion's
    labels (stamped with their tweet time; a wrong `neutral` prediction names its right
-   label, unless `--no-right-labels`), then `badbuzz retrain --dry-run` (the default
-   recipe, the ensemble of a head on the frozen MiniLM's embeddings and TF-IDF + logistic
-   regression): the challenger's threshold and the
+   label, unless `--no-right-labels`; `--with-neutral`: the neutral tweets posted among
+   them judged too, so that retrain fits a neutral head), then `badbuzz retrain --dry-run`
+   (the default recipe, the ensemble of a head on the frozen MiniLM's embeddings and
+   TF-IDF + logistic regression): the challenger's threshold, its neutral head, and the
    gate's decision with its interval; then the decision with `--gate-metric
    positive_precision`, and with `--recipe champion` (the champion's recipe refitted).
    `--embeddings DIR` lends retrain an embedding cache (bench.client_domain's) so that
@@ -21,7 +22,7 @@
 Everything goes to a throw-away BADBUZZ_HOME (or `--home`, kept).
 
     python -m bench.client [--sample 25000] [--models svm] [--verdicts 1000] [--embeddings DIR] \
-        [--no-right-labels]
+        [--no-right-labels] [--with-neutral]
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import insert
 
-from badbuzz.bundle.model import ModelBundle
+from badbuzz.bundle.model import NEUTRAL, ModelBundle
 from badbuzz.metric_names import DEFAULT_FLOOR
 from badbuzz.registry import download_bundle
 from bench.airline import AIRLINE, SENTIMENT140, airline_tweets
@@ -128,14 +130,23 @@ def compare_thresholds(home: Path, verdicts: int, gate_share: float, sample: int
         )
 
 
-LABELS = {0: "negative", 1: "positive"}  # the export's binary labels, as the API names them
+LABELS = {0: "negative", 1: "positive", -1: "neutral"}  # the export's, as the API names them
 
 
-def store_verdicts(home: Path, verdicts: int, right_labels: bool) -> None:
-    """The first `verdicts` negative and positive airline tweets, judged against the
-    champion's labels, stamped with their tweet time; a wrong `neutral` prediction names its
-    right label when `right_labels` (the user says which way it was wrong)."""
+def judged_tweets(verdicts: int, with_neutral: bool) -> pd.DataFrame:
+    """The first `verdicts` negative and positive airline tweets; `with_neutral`: and the
+    neutral ones posted among them (up to the last one's time), in time order."""
     client = airline_tweets().head(verdicts)
+    if not with_neutral:
+        return client
+    mentions = airline_tweets(keep_neutral=True)
+    return mentions[mentions["created"] <= client["created"].iloc[-1]].reset_index(drop=True)
+
+
+def store_verdicts(home: Path, client: pd.DataFrame, right_labels: bool) -> None:
+    """`client` judged against the champion's labels, stamped with their tweet time; a wrong
+    verdict on a `neutral` prediction, or on a neutral tweet, names its right label when
+    `right_labels` (the user says which way it was wrong)."""
     with tempfile.TemporaryDirectory() as tmp:
         bundle = ModelBundle.load(download_bundle("models:/tweet-sentiment@champion", Path(tmp)))
     predicted = bundle.predict(client["text"].tolist())
@@ -146,7 +157,8 @@ def store_verdicts(home: Path, verdicts: int, right_labels: bool) -> None:
             [
                 {"id": new_id(), "text": text, "predicted_label": label,
                  "correct": label == LABELS[truth],
-                 "right_label": LABELS[truth] if right_labels and label == "neutral" else None,
+                 "right_label": LABELS[truth] if right_labels and label != LABELS[truth]
+                 and NEUTRAL in (label, LABELS[truth]) else None,
                  "created_at": created.to_pydatetime()}
                 for text, label, truth, created in zip(
                     client["text"], predicted, client["label"], client["created"], strict=True
@@ -168,6 +180,11 @@ def main() -> None:
         action="store_true",
         help="Verdicts on neutral predictions say only 'wrong', not which label was right.",
     )
+    parser.add_argument(
+        "--with-neutral",
+        action="store_true",
+        help="Verdicts on the neutral tweets posted among them too (a neutral head learns).",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,7 +202,9 @@ def main() -> None:
         print(badbuzz(env, "promote", "--metric", "client_accuracy"))
         print(badbuzz(env, "evaluate", "--data", str(AIRLINE), *client))
         compare_thresholds(home, args.verdicts, 0.3, args.sample)
-        store_verdicts(home, args.verdicts, not args.no_right_labels)
+        judged = judged_tweets(args.verdicts, args.with_neutral)
+        print(f"\n{len(judged)} verdicts, {int((judged['label'] == -1).sum())} on neutral tweets")
+        store_verdicts(home, judged, not args.no_right_labels)
         if args.embeddings:
             (home / "data").mkdir(parents=True, exist_ok=True)
             (home / "data" / "embeddings").symlink_to(args.embeddings.resolve())
