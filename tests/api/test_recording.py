@@ -15,19 +15,17 @@ from api.prometheus import ApiMetrics
 from api.recording import PredictionRecorder
 from api.schemas import ModelRef, PredictRequest
 from api.store import PredictionStore
+from badbuzz.bundle.model import Scored
 from ops.brands import BrandMatcher
 from ops.database import as_utc
 
 TWEETED = datetime(2015, 2, 22, 17, 3, 11, tzinfo=UTC)
 
 
-class Scored:
-    """The part of a served model the recorder reads: its reference and its decision."""
+class Served:
+    """The part of a served model the recorder reads: its reference."""
 
     ref = ModelRef(name="tweet-sentiment", version="3", embedding_type=None, model_family=None)
-
-    def label(self, p_positive: float) -> str:
-        return "positive" if p_positive >= 0.5 else "negative"
 
 
 def recorded_labels(metrics: ApiMetrics, label: str) -> float | None:
@@ -46,7 +44,8 @@ def test_a_prediction_is_committed_counted_and_logged_before_its_answer(
     ]
     try:
         with caplog.at_level(logging.INFO, logger="badbuzz.predictions"):
-            answers = asyncio.run(recorder.record(Scored(), tweets, [0.1, 0.9]))  # type: ignore[arg-type]
+            scored = [Scored(0.1, "negative"), Scored(0.9, "positive")]
+            answers = asyncio.run(recorder.record(Served(), tweets, scored))  # type: ignore[arg-type]
         stored = [store.get_prediction(answer.prediction_id) for answer in answers]
     finally:
         store.close()
@@ -74,6 +73,7 @@ def test_without_a_store_a_prediction_is_counted_and_answered_only() -> None:
     metrics = ApiMetrics(lambda: None)
     recorder = PredictionRecorder(None, metrics, BrandMatcher({}))
     recorder.check_room(10**9)  # nothing queued: nothing to refuse
-    (answer,) = recorder.record_blocking(Scored(), [PredictRequest(text="a tweet")], [0.2])  # type: ignore[arg-type]
+    tweets, scored = [PredictRequest(text="a tweet")], [Scored(0.2, "negative")]
+    (answer,) = recorder.record_blocking(Served(), tweets, scored)  # type: ignore[arg-type]
     assert (answer.label, answer.brand) == ("negative", "all")
     assert recorded_labels(metrics, "negative") == 1

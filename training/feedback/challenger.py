@@ -219,16 +219,11 @@ def retrain(
 class RetrainInputs:
     """What the challenger learns from and is judged on."""
 
-    feedback: CleanFeedback
-    client_train: pd.DataFrame  # the earlier verdicts (neutral too), less manual-test tweets
+    feedback: CleanFeedback  # every verdict's row, neutral ones too: the neutral head's
+    feedback_train: pd.DataFrame  # the earlier negative and positive verdicts, less manual ones
     gate: pd.DataFrame  # the feedback gate: the latest negative and positive verdicts
     manual_overlap: int  # feedback training rows dropped as manual-test tweets
     data: PreparedData  # Sentiment140
-
-    @property
-    def feedback_train(self) -> pd.DataFrame:
-        """The earlier negative and positive verdicts: what the binary challenger learns."""
-        return polar(self.client_train)
 
 
 def polar(rows: pd.DataFrame) -> pd.DataFrame:
@@ -248,7 +243,8 @@ def read_inputs(
     progress("reading the feedback")
     feedback = clean_feedback(read_feedback(database_url))
     check_enough(feedback, config.min_feedback)
-    feedback_train, gate = split_gate(feedback.rows, config.gate_share)
+    # neutral verdicts teach only the neutral head: the binary split is theirs alone
+    feedback_train, gate = split_gate(polar(feedback.rows), config.gate_share)
 
     progress("reading Sentiment140")
     data = challenger_data(settings, config, recipe)
@@ -257,7 +253,7 @@ def read_inputs(
     feedback_train = (
         feedback_train[~overlap].reset_index(drop=True) if overlap.size else feedback_train
     )
-    return RetrainInputs(feedback, feedback_train, polar(gate), int(overlap.sum()), data)
+    return RetrainInputs(feedback, feedback_train, gate, int(overlap.sum()), data)
 
 
 @dataclass(frozen=True)
@@ -328,10 +324,10 @@ def attach_neutral_head(
     bundle_dir: Path,
     progress: Progress,
 ) -> FittedNeutralHead | None:
-    """The neutral head fitted on the feedback's training part, all three labels, and written
-    into the challenger's bundle; None (the band decides, as before) with too few neutral or
-    negative verdicts."""
-    rows = inputs.client_train
+    """The neutral head fitted on every verdict's row, all three labels (the gate judges
+    binary calls only, which the head does not change), and written into the challenger's
+    bundle; None (the band decides, as before) with too few neutral or negative verdicts."""
+    rows = inputs.feedback.rows
     if int((rows["label"] == NEUTRAL).sum()) < MIN_NEUTRAL:
         return None
     progress("fitting the neutral head on the neutral verdicts")
