@@ -59,7 +59,7 @@ def test_lexicon_and_classical_champions_retrain_into_the_ensemble(
     out = " ".join(result.stdout.split())
     assert "(vader) vs challenger (3, ensemble: --recipe ensemble, verdicts weighing 5" in out
     assert "Gate: promoted:" in out and f"@champion -> version 3 (was {lexicon})" in out, out
-    assert "Neutral head: fitted on 476 verdicts (80 neutral)" in out, out
+    assert "Neutral head: fitted on 680 verdicts (80 neutral)" in out, out
     tags, champion = version_tags(cli)
     assert champion == "3"
     assert tags["3"]["model_family"] == "ensemble"
