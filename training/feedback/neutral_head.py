@@ -37,7 +37,7 @@ from training.feedback.encoder_recipe import EncoderRecipe
 from training.feedback.fitting import ChallengerRecipe
 
 NEUTRAL_FOLDER = "neutral"
-DEFAULT_MAX_NEGATIVES_LOST = 0.12  # README "Neutral tweets": the budget, measured
+DEFAULT_MAX_NEGATIVES_LOST = 0.12  # the budget, chosen on the airline week (README "Neutral")
 MIN_NEGATIVES = 30  # fewer client negatives than this: the budget cannot be held to
 FOLDS = 5
 WORD_TOKENS = r"[\w']+|[?!]"  # words, and the question and exclamation marks as tokens
