@@ -153,3 +153,14 @@ def test_evaluate_reports_the_client_export_as_served_with_the_head(
     assert report["negatives_called_neutral"] == 0.0
     out = " ".join(capsys.readouterr().out.split())
     assert "As served, with the bundle's neutral head:" in out
+
+
+def test_the_clis_budget_is_the_heads_default() -> None:
+    import inspect
+
+    from cli.retrain import retrain
+    from training.feedback.challenger import RetrainConfig
+    from training.feedback.neutral_head import DEFAULT_MAX_NEGATIVES_LOST
+
+    option = inspect.signature(retrain).parameters["neutral_max_negatives_lost"]
+    assert option.default == RetrainConfig().max_negatives_lost == DEFAULT_MAX_NEGATIVES_LOST
