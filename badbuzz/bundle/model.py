@@ -151,13 +151,12 @@ class ModelBundle:
     def load(cls, directory: Path, options: RuntimeOptions | None = None) -> ModelBundle:
         options = options or RuntimeOptions()
         manifest = verified_manifest(directory, options.signatures)
-        head = None if manifest.neutral_head is None else load_neutral_head(directory, manifest)
-        return cls(
-            directory,
-            manifest,
-            load_scorer(directory, manifest, options),
-            None if head is None else cls(head[0], head[1], load_scorer(*head, options)),
+        head = (
+            None
+            if manifest.neutral_head is None
+            else load_neutral_head(directory, manifest, options)
         )
+        return cls(directory, manifest, load_scorer(directory, manifest, options), head)
 
     @property
     def threshold(self) -> float:
@@ -188,12 +187,12 @@ class ModelBundle:
         return self.classify(texts).labels
 
 
-def load_neutral_head(directory: Path, manifest: Manifest) -> tuple[Path, Manifest]:
-    """The neutral head's folder and manifest, its hashes checked (the bundle's own manifest,
-    checked and signed, hashes the head's files too); a head of a head is refused."""
+def load_neutral_head(directory: Path, manifest: Manifest, options: RuntimeOptions) -> ModelBundle:
+    """The bundle's neutral head, its hashes checked (the bundle's own manifest, checked and
+    signed, hashes the head's files too); a head of a head is refused."""
     folder = inside_bundle(directory, manifest.neutral_head)
     head = Manifest.read(folder)
     if head.neutral_head is not None:
         raise BundleError(f"{folder}: a neutral head has a neutral head of its own")
     head.verify(folder)
-    return folder, head
+    return ModelBundle(folder, head, load_scorer(folder, head, options))

@@ -15,10 +15,11 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from badbuzz.metric_names import NEUTRAL_CALLED_NEGATIVE
+from training.data.client import LABEL_OF_VALUE, NEUTRAL
+from training.data.sentiment140 import NEGATIVE, POSITIVE
 
 MIN_NEUTRAL = 30  # fewer neutral tweets than this: no band (it would be chosen on noise)
 GRID = 21  # candidate edges: every 5th percentile of the scores
-NEGATIVE, POSITIVE, NEUTRAL = 0, 1, -1  # the client's labels (training.data.client)
 BAND_LOW, BAND_HIGH = "neutral_band_low", "neutral_band_high"  # the band, as metrics
 BAND_F1 = "neutral_band_macro_f1"
 NEGATIVES_CALLED_NEUTRAL = "negatives_called_neutral"
@@ -61,8 +62,7 @@ def band_metrics(
 
 def served_label_codes(names: list[str]) -> np.ndarray:
     """Served labels (`negative`, `neutral`, `positive`) as the client's codes (0, -1, 1)."""
-    codes = {"negative": NEGATIVE, "neutral": NEUTRAL, "positive": POSITIVE}
-    return np.array([codes[name] for name in names], dtype=int)
+    return np.array([LABEL_OF_VALUE[name] for name in names], dtype=int)
 
 
 def served_metrics(labels: np.ndarray, served: np.ndarray) -> dict[str, float]:

@@ -45,7 +45,7 @@ from badbuzz.errors import DataError, RegistryError
 from badbuzz.registry import CHAMPION, TrackingTarget, download_bundle, set_alias
 from badbuzz.settings import TrainingSettings
 from badbuzz.text import normalize_many
-from training.data.client import ClientData, ClientSource, read_client
+from training.data.client import NEUTRAL, ClientData, ClientSource, read_client
 from training.data.prepared import PreparedData
 from training.data.sentiment140 import data_hash, read_sentiment140
 from training.data.sources import locate_manual_test, locate_training
@@ -53,13 +53,7 @@ from training.data.split import split_dataset, stratified_sample
 from training.evaluation.metrics import Evaluation, evaluate_scores
 from training.evaluation.neutral import MIN_NEUTRAL
 from training.evaluation.thresholds import choose_client_threshold
-from training.feedback.clean import (
-    NEUTRAL,
-    CleanFeedback,
-    clean_feedback,
-    split_gate,
-    write_sentiment140,
-)
+from training.feedback.clean import CleanFeedback, clean_feedback, split_gate, write_sentiment140
 from training.feedback.fitting import (
     ChallengerRecipe,
     FittingData,

@@ -15,13 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from badbuzz.text import normalize_many
-from training.data.sentiment140 import LABEL_NAMES, NEGATIVE, POSITIVE, data_hash
+from training.data.client import LABEL_OF_VALUE, NEUTRAL, POLARITY_OF_LABEL
+from training.data.sentiment140 import data_hash
 
 log = logging.getLogger(__name__)
 
-NEUTRAL = -1  # a neutral tweet's label (as `training.data.client` reads a client's export)
-LABEL_OF_NAME = {**{name: label for label, name in LABEL_NAMES.items()}, "neutral": NEUTRAL}
-POLARITY_OF_LABEL = {NEGATIVE: 0, NEUTRAL: 2, POSITIVE: 4}  # Sentiment140's polarities
 EXPORT_QUERY = "NO_QUERY"  # Sentiment140's query column, as in its training file
 EXPORT_DATE = "%a %b %d %H:%M:%S UTC %Y"  # Sentiment140's date format
 
@@ -47,11 +45,11 @@ def clean_feedback(verdicts: pd.DataFrame) -> CleanFeedback:
     if correct (neutral too), else the other binary one; none (dropped) for a `neutral`
     prediction judged wrong without a right label. Neutral rows teach the neutral head
     (`neutral_head`); the binary models learn from and are judged on the others."""
-    predicted = verdicts["predicted_label"].map(LABEL_OF_NAME)
+    predicted = verdicts["predicted_label"].map(LABEL_OF_VALUE)
     correct = verdicts["correct"].astype(bool)
     given = verdicts.get("right_label", pd.Series(None, index=verdicts.index))
     other = (1 - predicted).where(predicted != NEUTRAL)  # a wrong neutral one: unknown
-    label = given.map(LABEL_OF_NAME).where(given.notna(), predicted.where(correct, other))
+    label = given.map(LABEL_OF_VALUE).where(given.notna(), predicted.where(correct, other))
     known = label.notna()
     if not known.all():
         log.warning(

@@ -31,8 +31,10 @@ from badbuzz.bundle.manifest import Manifest
 from badbuzz.bundle.model import NEUTRAL_HEAD_LABELS
 from badbuzz.bundle.runtimes.mean import MEMBERS_FOLDER, write_members_file
 from badbuzz.text import NormalizationConfig, normalize_many
+from training.data.client import NEUTRAL
+from training.data.sentiment140 import NEGATIVE
 from training.encoder.head import EncoderConfig
-from training.evaluation.neutral import MIN_NEUTRAL, NEGATIVE, NEUTRAL
+from training.evaluation.neutral import MIN_NEUTRAL
 from training.feedback.encoder_recipe import EncoderRecipe
 from training.feedback.fitting import ChallengerRecipe
 
